@@ -1,0 +1,138 @@
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from service.sources.models import (
+    ExtractionStatus,
+    FileKind,
+    Level,
+    ParticipantRole,
+    SourceStatus,
+    SourceType,
+)
+
+
+class SourceCreate(BaseModel):
+    """The metadata fields of ``POST /sources`` (sent as form fields beside the file parts)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    title: str = Field(min_length=1, max_length=500)
+    source_type: SourceType
+    level: Level = Level.local
+    site: str | None = Field(default=None, description="The site's code", max_length=32)
+    occurred_on: date | None = Field(default=None, description="When it took place (YYYY-MM-DD)")
+    wave: str | None = Field(default=None, max_length=64)
+    language: str | None = Field(
+        default=None, max_length=35, pattern=r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$"
+    )
+    tags: list[str] = Field(default_factory=list, max_length=50)
+    roles: list[ParticipantRole] = Field(default_factory=list)
+
+    @field_validator("title")
+    @classmethod
+    def _title_not_blank(cls, value: str) -> str:
+        value = " ".join(value.split())
+        if not value:
+            raise ValueError("must not be blank")
+        return value
+
+    @field_validator("tags")
+    @classmethod
+    def _tags_clean(cls, value: list[str]) -> list[str]:
+        cleaned = []
+        for tag in value:
+            tag = " ".join(tag.split())
+            if not tag or len(tag) > 64:
+                raise ValueError("each tag must be 1 to 64 characters")
+            if tag not in cleaned:
+                cleaned.append(tag)
+        return cleaned
+
+
+class FileRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    kind: FileKind
+    media_type: str
+    size_bytes: int
+    sha256: str
+    original_filename: str | None
+    extraction_status: ExtractionStatus
+    extraction_reason: str | None
+    pages_without_text: list[int] | None
+    created_at: datetime
+    job_id: uuid.UUID | None = None
+
+
+class SiteRef(BaseModel):
+    id: uuid.UUID
+    code: str
+
+
+class SourceRead(BaseModel):
+    id: uuid.UUID
+    title: str
+    source_type: SourceType
+    level: Level
+    site: SiteRef | None
+    occurred_on: date | None
+    wave: str | None
+    language: str | None
+    tags: list[str]
+    roles: list[ParticipantRole]
+    status: SourceStatus
+    status_reason: str | None
+    files: list[FileRead]
+    created_at: datetime
+    updated_at: datetime
+
+
+class SourceFilters(BaseModel):
+    """Filters of ``GET /sources``; all optional, combined with AND."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    site: str | None = None
+    role: ParticipantRole | None = None
+    source_type: SourceType | None = None
+    level: Level | None = None
+    date_from: date | None = None
+    date_to: date | None = None
+    status: SourceStatus | None = None
+
+
+class ElementRead(BaseModel):
+    type: str
+    text: str
+    start: int
+    end: int
+    page: int | None = None
+    speaker: str | None = None
+    start_time: float | None = None
+    end_time: float | None = None
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+
+class TextPart(BaseModel):
+    file_id: uuid.UUID
+    file_kind: FileKind
+    media_type: str
+    engine: str
+    engine_version: str
+    page_count: int | None
+    pages_without_text: list[int]
+    ocr_pages: list[int]
+    text: str
+    elements: list[ElementRead]
+
+
+class SourceText(BaseModel):
+    source_id: uuid.UUID
+    form: str
+    parts: list[TextPart]

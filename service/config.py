@@ -1,0 +1,108 @@
+"""Settings: one class, read from the environment (prefix ``QUALARCHIVE_``) or ``.env``."""
+
+from __future__ import annotations
+
+import os
+from enum import StrEnum
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# Values that appear in documentation and examples. Outside dev mode the service refuses to
+# start while a secret still holds one of them.
+EXAMPLE_SECRETS = frozenset({"", "changeme", "change-me", "secret", "minioadmin", "example"})
+
+
+class Mode(StrEnum):
+    dev = "dev"
+    production = "production"
+
+
+class Dispatch(StrEnum):
+    inprocess = "inprocess"
+    celery = "celery"
+
+
+def _default_data_dir() -> Path:
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "qualarchive"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="QUALARCHIVE_", env_file=".env", extra="ignore", frozen=True
+    )
+
+    mode: Mode = Mode.dev
+    data_dir: Path = Field(default_factory=_default_data_dir)
+    host: str = "127.0.0.1"
+    port: int = 8000
+
+    # Empty means the embedded default: SQLite in the data dir.
+    database_url: str = ""
+
+    # Object store. An empty endpoint means: start a local SeaweedFS under the data dir.
+    s3_endpoint: str = ""
+    s3_access_key: SecretStr = SecretStr("")
+    s3_secret_key: SecretStr = SecretStr("")
+    s3_secure: bool = False
+    s3_region: str | None = None
+    originals_bucket: str = "originals"
+    derived_bucket: str = "derived"
+
+    # Uploads.
+    max_upload_bytes: int = 4 * 1024**3
+    upload_part_bytes: int = 16 * 1024**2
+
+    # Background work. In-process threads by default; Celery on a broker when configured.
+    dispatch: Dispatch = Dispatch.inprocess
+    broker_url: str = ""
+    workers: int = 2
+    job_lease_seconds: float = 60.0
+    job_max_attempts: int = 3
+    sweep_interval_seconds: float = 15.0
+
+    # Extraction limits, per job.
+    extraction_timeout_seconds: float = 600.0
+    extraction_memory_bytes: int = 2 * 1024**3
+    extraction_max_unpacked_bytes: int = 1024**3
+    extraction_max_pages: int = 20_000
+    tesseract_cmd: str = "tesseract"
+    ocr_language: str = "eng"
+
+    # Tokens.
+    token_ttl_days: int = 90
+
+    @model_validator(mode="after")
+    def _refuse_example_secrets(self) -> Settings:
+        if self.mode is Mode.dev:
+            return self
+        problems = []
+        if not self.database_url:
+            problems.append("QUALARCHIVE_DATABASE_URL must name the production database")
+        if not self.s3_endpoint:
+            problems.append("QUALARCHIVE_S3_ENDPOINT must name the object store")
+        for name in ("s3_access_key", "s3_secret_key"):
+            value: SecretStr = getattr(self, name)
+            if value.get_secret_value().strip().lower() in EXAMPLE_SECRETS:
+                problems.append(f"QUALARCHIVE_{name.upper()} is empty or an example value")
+        if self.dispatch is Dispatch.celery and not self.broker_url:
+            problems.append("QUALARCHIVE_BROKER_URL is required with QUALARCHIVE_DISPATCH=celery")
+        if problems:
+            raise ValueError("refusing to start in production mode: " + "; ".join(problems))
+        return self
+
+    @property
+    def effective_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.data_dir / 'qualarchive.sqlite3'}"
+
+    @property
+    def embedded_s3(self) -> bool:
+        return not self.s3_endpoint
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,377 @@
+"""Routes for sources, their originals and their text."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from typing import Annotated, Any, Literal
+from urllib.parse import quote
+
+from fastapi import APIRouter, Query, Request, Response
+from fastapi.responses import PlainTextResponse, StreamingResponse
+from starlette.requests import ClientDisconnect
+
+from schemas.pages import Page
+from schemas.sources import (
+    ElementRead,
+    SourceFilters,
+    SourceRead,
+    SourceText,
+    TextPart,
+)
+from service.access.service import (
+    ensure_may_delete_sources,
+    ensure_may_read_identifiable,
+    ensure_may_write_sources,
+)
+from service.db import new_id
+from service.deps import CurrentUser, RuntimeDep, SessionDep
+from service.errors import (
+    BadRequest,
+    Conflict,
+    Forbidden,
+    NotFound,
+    PayloadTooLarge,
+    RangeNotSatisfiable,
+    ServiceUnavailable,
+    Unauthorized,
+    Unprocessable,
+    UnsupportedMediaType,
+    responses,
+)
+from service.sources import service as sources_service
+from service.sources.models import FileKind, Level, ParticipantRole, SourceStatus, SourceType
+from service.sources.upload import MultipartReader, request_chunks
+from service.texts import service as texts_service
+
+router = APIRouter(tags=["sources"])
+
+_UPLOAD_ERRORS = responses(
+    Unauthorized,
+    Forbidden,
+    Conflict,
+    PayloadTooLarge,
+    UnsupportedMediaType,
+    Unprocessable,
+    ServiceUnavailable,
+)
+
+
+def _multipart_schema(properties: dict[str, Any], required: list[str]) -> dict[str, Any]:
+    file_parts = {
+        "file": {
+            "type": "array",
+            "items": {"type": "string", "format": "binary"},
+            "description": "One or more originals. Media types are sniffed from the content.",
+        },
+        "file_kind": {
+            "type": "array",
+            "items": {"type": "string", "enum": [k.value for k in FileKind]},
+            "description": "One per file, in the same order; inferred from the content if none.",
+        },
+    }
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {
+                "multipart/form-data": {
+                    "schema": {
+                        "type": "object",
+                        "properties": {**properties, **file_parts},
+                        "required": [*required, "file"],
+                    }
+                }
+            },
+        }
+    }
+
+
+_SOURCE_FIELDS = {
+    "title": {"type": "string", "maxLength": 500},
+    "source_type": {"type": "string", "enum": [t.value for t in SourceType]},
+    "level": {"type": "string", "enum": [v.value for v in Level], "default": "local"},
+    "site": {"type": "string", "description": "The site's code"},
+    "occurred_on": {"type": "string", "format": "date"},
+    "wave": {"type": "string"},
+    "language": {"type": "string", "description": "BCP 47 tag, e.g. en or en-GB"},
+    "tags": {"type": "array", "items": {"type": "string"}},
+    "roles": {
+        "type": "array",
+        "items": {"type": "string", "enum": [r.value for r in ParticipantRole]},
+    },
+}
+
+
+def _refuse_oversized(request: Request, max_file_bytes: int) -> None:
+    # A request can carry several files; refuse outright only what no valid request could be.
+    declared = request.headers.get("content-length")
+    limit = max_file_bytes * sources_service.MAX_FILES_PER_REQUEST + 1024**2
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLarge(f"The request is larger than the limit of {limit:,} bytes.")
+
+
+def _reader(request: Request) -> MultipartReader:
+    return MultipartReader(request_chunks(request), request.headers.get("content-type"))
+
+
+@router.post(
+    "/sources",
+    status_code=201,
+    response_model=SourceRead,
+    responses=_UPLOAD_ERRORS,
+    openapi_extra=_multipart_schema(_SOURCE_FIELDS, ["title", "source_type"]),
+)
+def create_source(
+    request: Request, runtime: RuntimeDep, session: SessionDep, principal: CurrentUser
+) -> SourceRead:
+    """Create a source with its originals (multipart: metadata fields and file parts)."""
+    ensure_may_write_sources(principal)
+    _refuse_oversized(request, runtime.settings.max_upload_bytes)
+    source_id = new_id()
+    try:
+        upload = sources_service.receive(
+            reader=_reader(request),
+            store=runtime.store,
+            settings=runtime.settings,
+            source_id=source_id,
+            check_fields=sources_service.parse_metadata,
+        )
+    except ClientDisconnect:
+        raise BadRequest("The client disconnected before the upload finished.") from None
+    with sources_service.undo_on_failure(session, runtime.store, upload):
+        metadata = sources_service.parse_metadata(upload.fields)
+        source = sources_service.create(
+            session=session,
+            principal=principal,
+            metadata=metadata,
+            upload=upload,
+            settings=runtime.settings,
+            source_id=source_id,
+            submit=runtime.dispatcher.submit,
+        )
+        return sources_service.describe(session=session, sources=[source])[0]
+
+
+@router.post(
+    "/sources/{source_id}/files",
+    status_code=201,
+    response_model=SourceRead,
+    responses={**_UPLOAD_ERRORS, **responses(NotFound)},
+    openapi_extra=_multipart_schema({}, []),
+)
+def attach_files(
+    source_id: uuid.UUID,
+    request: Request,
+    runtime: RuntimeDep,
+    session: SessionDep,
+    principal: CurrentUser,
+) -> SourceRead:
+    """Attach further originals to a source."""
+    ensure_may_write_sources(principal)
+    sources_service.get_or_raise(session=session, source_id=source_id)
+    # Let go of the read transaction while the upload streams in.
+    session.rollback()
+    _refuse_oversized(request, runtime.settings.max_upload_bytes)
+    try:
+        upload = sources_service.receive(
+            reader=_reader(request),
+            store=runtime.store,
+            settings=runtime.settings,
+            source_id=source_id,
+            check_fields=sources_service.check_attach_fields,
+        )
+    except ClientDisconnect:
+        raise BadRequest("The client disconnected before the upload finished.") from None
+    with sources_service.undo_on_failure(session, runtime.store, upload):
+        source = sources_service.get_or_raise(session=session, source_id=source_id)
+        sources_service.attach(
+            session=session,
+            principal=principal,
+            source=source,
+            upload=upload,
+            settings=runtime.settings,
+            submit=runtime.dispatcher.submit,
+        )
+        return sources_service.describe(session=session, sources=[source])[0]
+
+
+@router.get(
+    "/sources",
+    response_model=Page[SourceRead],
+    responses=responses(Unauthorized, Unprocessable),
+)
+def list_sources(
+    session: SessionDep,
+    principal: CurrentUser,
+    filters: Annotated[SourceFilters, Query()],
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    cursor: Annotated[str | None, Query(max_length=64)] = None,
+) -> Page[SourceRead]:
+    """List sources, newest first, with filters and a cursor."""
+    rows, next_cursor = sources_service.list_page(
+        session=session, filters=filters, limit=limit, cursor=cursor
+    )
+    return Page(
+        items=sources_service.describe(session=session, sources=rows), next_cursor=next_cursor
+    )
+
+
+@router.get(
+    "/sources/{source_id}",
+    response_model=SourceRead,
+    responses=responses(Unauthorized, NotFound),
+)
+def get_source(source_id: uuid.UUID, session: SessionDep, principal: CurrentUser) -> SourceRead:
+    """A source's metadata, files and processing status."""
+    source = sources_service.get_or_raise(session=session, source_id=source_id)
+    return sources_service.describe(session=session, sources=[source])[0]
+
+
+@router.get(
+    "/sources/{source_id}/text",
+    response_model=SourceText,
+    responses={
+        **responses(Unauthorized, Forbidden, NotFound, Conflict),
+        200: {"content": {"text/plain": {}}, "description": "The text (format=text) or JSON"},
+    },
+)
+def get_text(
+    source_id: uuid.UUID,
+    runtime: RuntimeDep,
+    session: SessionDep,
+    principal: CurrentUser,
+    form: Literal["deidentified", "identifiable"] = "deidentified",
+    format: Literal["text", "json"] = "text",  # noqa: A002  (the public parameter name)
+) -> Any:
+    """The source's cleaned text: de-identified by default; ``identifiable`` for those entitled."""
+    source = sources_service.get_or_raise(session=session, source_id=source_id)
+    if form == "deidentified":
+        # Principle 2: nothing but de-identified text by default. Detection and review come
+        # with the de-identification capability; until then there is no such form to serve.
+        raise Conflict(
+            "The de-identified text is not available: this source is awaiting "
+            "de-identification. Those entitled to identifiable material can ask for "
+            "form=identifiable."
+        )
+    ensure_may_read_identifiable(principal, site_id=source.site_id)
+    pairs = texts_service.require_text(session=session, source=source)
+    if format == "text":
+        return PlainTextResponse("\n\n".join(text.content for _, text in pairs))
+    parts = []
+    for file, text in pairs:
+        parts.append(
+            TextPart(
+                file_id=file.id,
+                file_kind=FileKind(file.kind),
+                media_type=file.media_type,
+                engine=text.engine,
+                engine_version=text.engine_version,
+                page_count=text.page_count,
+                pages_without_text=file.pages_without_text or [],
+                ocr_pages=text.ocr_pages,
+                text=text.content,
+                elements=[
+                    ElementRead.model_validate(e)
+                    for e in texts_service.load_elements(runtime=runtime, text=text)
+                ],
+            )
+        )
+    return SourceText(source_id=source.id, form=form, parts=parts)
+
+
+_RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+
+
+def _parse_range(header: str | None, size: int) -> tuple[int, int] | None:
+    """One byte range as (start, end inclusive), or None for the whole file.
+
+    Several ranges at once are answered with the whole file, which RFC 9110 allows.
+    """
+    if not header or "," in header:
+        return None
+    match = _RANGE.match(header.strip())
+    if not match or (not match[1] and not match[2]):
+        return None
+    if not match[1]:
+        length = int(match[2])
+        if length == 0:
+            raise RangeNotSatisfiable(
+                "The requested range is empty.", headers={"Content-Range": f"bytes */{size}"}
+            )
+        return max(size - length, 0), size - 1
+    start = int(match[1])
+    end = int(match[2]) if match[2] else size - 1
+    if start >= size or end < start:
+        raise RangeNotSatisfiable(
+            f"The file has {size} bytes; that range is outside it.",
+            headers={"Content-Range": f"bytes */{size}"},
+        )
+    return start, min(end, size - 1)
+
+
+@router.get(
+    "/sources/{source_id}/files/{file_id}/content",
+    response_class=StreamingResponse,
+    responses={
+        **responses(Unauthorized, Forbidden, NotFound, RangeNotSatisfiable),
+        200: {"content": {"application/octet-stream": {}}, "description": "The original"},
+        206: {"description": "The requested byte range of the original"},
+    },
+)
+def get_file_content(
+    source_id: uuid.UUID,
+    file_id: uuid.UUID,
+    request: Request,
+    runtime: RuntimeDep,
+    session: SessionDep,
+    principal: CurrentUser,
+) -> Response:
+    """The original, byte for byte, streamed; honours a single ``Range``."""
+    source = sources_service.get_or_raise(session=session, source_id=source_id)
+    ensure_may_read_identifiable(principal, site_id=source.site_id)
+    file = sources_service.get_file_or_raise(session=session, source_id=source_id, file_id=file_id)
+    size = file.size_bytes
+    byte_range = _parse_range(request.headers.get("range"), size)
+    if request.headers.get("if-range") and request.headers["if-range"].strip('"') != file.sha256:
+        byte_range = None
+    headers = {
+        "Accept-Ranges": "bytes",
+        "ETag": f'"{file.sha256}"',
+        "X-Content-Type-Options": "nosniff",
+        "Content-Disposition": _attachment(file.original_filename or f"{file.id}"),
+    }
+    store = runtime.store
+    if byte_range is None:
+        headers["Content-Length"] = str(size)
+        chunks = store.iter_range(store.originals, file.object_key)
+        return StreamingResponse(chunks, media_type=file.media_type, headers=headers)
+    start, end = byte_range
+    headers["Content-Range"] = f"bytes {start}-{end}/{size}"
+    headers["Content-Length"] = str(end - start + 1)
+    chunks = store.iter_range(
+        store.originals, file.object_key, offset=start, length=end - start + 1
+    )
+    return StreamingResponse(chunks, status_code=206, media_type=file.media_type, headers=headers)
+
+
+def _attachment(filename: str) -> str:
+    ascii_name = filename.encode("ascii", "replace").decode().replace('"', "'").replace("?", "_")
+    return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(filename)}"
+
+
+@router.delete(
+    "/sources/{source_id}",
+    status_code=204,
+    responses=responses(Unauthorized, Forbidden, NotFound, ServiceUnavailable),
+)
+def delete_source(
+    source_id: uuid.UUID, runtime: RuntimeDep, session: SessionDep, principal: CurrentUser
+) -> Response:
+    """Delete a source with its originals and everything derived from them (admins only)."""
+    ensure_may_delete_sources(principal)
+    source = sources_service.get_or_raise(session=session, source_id=source_id)
+    sources_service.delete_source(session=session, store=runtime.store, source=source)
+    return Response(status_code=204)
+
+
+__all__ = ["router", "SourceStatus"]

@@ -1,0 +1,581 @@
+"""Sources and their originals: receiving uploads, listing, reading, deleting."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import logging
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from minio.error import S3Error
+from pydantic import ValidationError
+from sqlalchemy import delete, exists
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+from urllib3.exceptions import HTTPError as Urllib3Error
+
+from schemas.sources import FileRead, SiteRef, SourceCreate, SourceFilters, SourceRead
+from service.auth.service import Principal
+from service.config import Settings
+from service.db import new_id, on_rollback, utcnow
+from service.errors import (
+    Conflict,
+    NotFound,
+    PayloadTooLarge,
+    ServiceUnavailable,
+    Unprocessable,
+    UnsupportedMediaType,
+)
+from service.extraction import sniff
+from service.jobs import service as jobs_service
+from service.jobs.models import JobKind
+from service.sites import service as sites_service
+from service.sites.models import Site
+from service.sources.models import (
+    ExtractionStatus,
+    File,
+    FileKind,
+    Level,
+    ParticipantRole,
+    Source,
+    SourceRole,
+    SourceStatus,
+    SourceType,
+)
+from service.sources.upload import MultipartReader, Part
+from service.storage.service import ObjectStore, StoredObject, StoreUnavailable
+
+log = logging.getLogger(__name__)
+
+MAX_FILES_PER_REQUEST = 20
+# Media types kept as originals but not extracted here (recordings are transcribed later).
+NOT_EXTRACTED_PREFIXES = ("audio/", "video/")
+
+
+@dataclass
+class IncomingFile:
+    id: uuid.UUID
+    key: str
+    stored: StoredObject
+    media_type: str
+    filename: str | None
+
+
+@dataclass
+class Upload:
+    fields: dict[str, list[str]]
+    files: list[IncomingFile]
+
+
+# -- receiving ---------------------------------------------------------------------------
+
+
+def receive(
+    *,
+    reader: MultipartReader,
+    store: ObjectStore,
+    settings: Settings,
+    source_id: uuid.UUID,
+    check_fields: Callable[[dict[str, list[str]]], None] | None = None,
+) -> Upload:
+    """Stream every file part of an upload into the originals bucket; collect the fields.
+
+    ``check_fields`` sees the fields sent before the first file, so that bad metadata is refused
+    before gigabytes are uploaded. If anything fails (a refusal, the client going away, the
+    store failing), every object this upload stored is removed before the error propagates.
+    """
+    fields: dict[str, list[str]] = {}
+    files: list[IncomingFile] = []
+    try:
+        for part in reader.parts():
+            if not part.is_file:
+                fields.setdefault(part.name, []).append(part.text())
+                continue
+            if part.name != "file":
+                raise Unprocessable(f"File parts must be named 'file', not {part.name!r}.")
+            if len(files) >= MAX_FILES_PER_REQUEST:
+                raise Unprocessable(f"Send at most {MAX_FILES_PER_REQUEST} files per request.")
+            if not files and fields and check_fields is not None:
+                check_fields(fields)
+            files.append(_store_part(part, store=store, settings=settings, source_id=source_id))
+    except BaseException:
+        remove_objects(store, [f.key for f in files])
+        raise
+    return Upload(fields=fields, files=files)
+
+
+def _limited(chunks: Iterator[bytes], limit: int, filename: str | None) -> Iterator[bytes]:
+    total = 0
+    for chunk in chunks:
+        total += len(chunk)
+        if total > limit:
+            name = f" {filename!r}" if filename else ""
+            raise PayloadTooLarge(
+                f"The file{name} is larger than the limit of {limit:,} bytes; nothing was stored."
+            )
+        yield chunk
+
+
+# ZIP and OLE2 containers (DOCX, ODT, DOC, MSG...) are told apart only by looking inside.
+_CONTAINER_MAGIC = (b"PK\x03\x04", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1")
+
+
+def _refuse_early(head: bytes, filename: str | None) -> None:
+    """Refuse what the first bytes already rule out, before the rest is uploaded."""
+    try:
+        sniff.sniff(head, filename=filename, open_seekable=None, size=None)
+    except sniff.UnsupportedMediaType as exc:
+        if not head.startswith(_CONTAINER_MAGIC):
+            raise UnsupportedMediaType(exc.reason) from exc
+
+
+def _store_part(
+    part: Part, *, store: ObjectStore, settings: Settings, source_id: uuid.UUID
+) -> IncomingFile:
+    file_id = new_id()
+    key = f"{source_id}/{file_id}"
+    filename = sniff.sanitise_filename(part.filename)
+    try:
+        stored = store.put_stream(
+            store.originals,
+            key,
+            _limited(part.chunks(), settings.max_upload_bytes, filename),
+            on_head=lambda head: _refuse_early(head, filename),
+        )
+    except (S3Error, Urllib3Error, StoreUnavailable, OSError) as exc:
+        log.warning("object store failed during upload: %s", type(exc).__name__)
+        raise ServiceUnavailable(
+            "The object store is unavailable; nothing was stored. Try again shortly."
+        ) from exc
+    try:
+        if stored.size == 0:
+            raise UnsupportedMediaType(f"The file{_named(filename)} is empty; nothing was stored.")
+
+        def open_seekable() -> Any:
+            return store.open_seekable(store.originals, key, stored.size)
+
+        try:
+            media_type = sniff.sniff(
+                stored.head, filename=filename, open_seekable=open_seekable, size=stored.size
+            )
+        except sniff.UnsupportedMediaType as exc:
+            raise UnsupportedMediaType(exc.reason) from exc
+    except BaseException:
+        remove_objects(store, [key])
+        raise
+    return IncomingFile(
+        id=file_id, key=key, stored=stored, media_type=media_type, filename=filename
+    )
+
+
+def _named(filename: str | None) -> str:
+    return f" {filename!r}" if filename else ""
+
+
+def remove_objects(store: ObjectStore, keys: list[str]) -> None:
+    for key in keys:
+        try:
+            store.remove(store.originals, key)
+        except Exception:  # noqa: BLE001  (cleanup of a failed upload: log and go on)
+            log.error("could not remove object %s after a failed upload", key)
+
+
+# -- creating ----------------------------------------------------------------------------
+
+
+def parse_metadata(fields: dict[str, list[str]]) -> SourceCreate:
+    """Form fields to validated metadata; repeated or comma-separated lists for tags and roles."""
+    allowed = set(SourceCreate.model_fields) | {"file_kind"}
+    unknown = sorted(set(fields) - allowed)
+    if unknown:
+        raise Unprocessable(f"Unknown field(s): {', '.join(unknown)}.")
+    data: dict[str, Any] = {}
+    for name, values in fields.items():
+        if name == "file_kind":
+            continue
+        if name in ("tags", "roles"):
+            data[name] = [v.strip() for value in values for v in value.split(",") if v.strip()]
+        elif len(values) > 1:
+            raise Unprocessable(f"The field {name!r} was sent {len(values)} times.")
+        else:
+            data[name] = values[0].strip() or None
+    try:
+        return SourceCreate.model_validate(data)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
+        )
+        raise Unprocessable(problems) from exc
+
+
+def file_kinds(fields: dict[str, list[str]], files: list[IncomingFile]) -> list[FileKind]:
+    """Pair ``file_kind`` values with file parts in order; infer them when none are given."""
+    given = fields.get("file_kind", [])
+    if not given:
+        return [_infer_kind(f.media_type) for f in files]
+    if len(given) != len(files):
+        raise Unprocessable(
+            f"Send one file_kind per file part, in the same order: got {len(given)} file_kind "
+            f"value(s) for {len(files)} file(s)."
+        )
+    kinds = []
+    for value in given:
+        try:
+            kinds.append(FileKind(value.strip()))
+        except ValueError:
+            choices = ", ".join(k.value for k in FileKind)
+            raise Unprocessable(f"file_kind {value!r} is not one of: {choices}.") from None
+    return kinds
+
+
+def _infer_kind(media_type: str) -> FileKind:
+    if media_type.startswith(NOT_EXTRACTED_PREFIXES):
+        return FileKind.recording
+    if media_type in ("text/vtt", "application/x-subrip"):
+        return FileKind.transcript
+    return FileKind.document
+
+
+@contextmanager
+def undo_on_failure(session: Session, store: ObjectStore, upload: Upload) -> Iterator[None]:
+    """Remove the upload's objects if this block raises or the transaction never commits."""
+    keys = [f.key for f in upload.files]
+    on_rollback(session, lambda: remove_objects(store, keys))
+    try:
+        yield
+    except BaseException:
+        remove_objects(store, keys)
+        raise
+
+
+def create(
+    *,
+    session: Session,
+    principal: Principal,
+    metadata: SourceCreate,
+    upload: Upload,
+    settings: Settings,
+    source_id: uuid.UUID,
+    submit: Any,
+) -> Source:
+    """Create a source with the originals just stored; queue their extraction."""
+    if not upload.files:
+        raise Unprocessable("Attach at least one original as a 'file' part.")
+    kinds = file_kinds(upload.fields, upload.files)
+    site = _resolve_site(session, metadata.site)
+    source = Source(
+        id=source_id,
+        title=metadata.title,
+        source_type=metadata.source_type,
+        level=metadata.level,
+        site_id=site.id if site else None,
+        occurred_on=metadata.occurred_on,
+        wave=metadata.wave,
+        language=metadata.language,
+        tags=metadata.tags,
+        created_by=principal.user_id,
+    )
+    session.add(source)
+    for role in metadata.roles:
+        session.add(SourceRole(source_id=source.id, role=role))
+    session.flush()
+    _add_files(session, source, upload.files, kinds, principal, settings, submit)
+    refresh_status(session=session, source_id=source.id)
+    return source
+
+
+def attach(
+    *,
+    session: Session,
+    principal: Principal,
+    source: Source,
+    upload: Upload,
+    settings: Settings,
+    submit: Any,
+) -> list[File]:
+    """Attach further originals to an existing source."""
+    check_attach_fields(upload.fields)
+    if not upload.files:
+        raise Unprocessable("Attach at least one original as a 'file' part.")
+    kinds = file_kinds(upload.fields, upload.files)
+    files = _add_files(session, source, upload.files, kinds, principal, settings, submit)
+    source.updated_at = utcnow()
+    session.add(source)
+    refresh_status(session=session, source_id=source.id)
+    return files
+
+
+def check_attach_fields(fields: dict[str, list[str]]) -> None:
+    unknown = sorted(set(fields) - {"file_kind"})
+    if unknown:
+        raise Unprocessable(
+            f"Only file_kind fields may accompany the files; got {', '.join(unknown)}."
+        )
+
+
+def _add_files(
+    session: Session,
+    source: Source,
+    incoming: list[IncomingFile],
+    kinds: list[FileKind],
+    principal: Principal,
+    settings: Settings,
+    submit: Any,
+) -> list[File]:
+    seen: dict[str, int] = {}
+    for index, item in enumerate(incoming):
+        if item.stored.sha256 in seen:
+            raise Conflict(
+                f"File parts {seen[item.stored.sha256] + 1} and {index + 1} have identical "
+                "content; nothing was stored."
+            )
+        seen[item.stored.sha256] = index
+    existing = session.exec(
+        select(File).where(File.source_id == source.id, col(File.sha256).in_(list(seen)))
+    ).first()
+    if existing is not None:
+        raise Conflict(
+            f"This source already has a file with identical content ({existing.id}); "
+            "nothing was stored.",
+            existing_file_id=str(existing.id),
+        )
+
+    files = []
+    for item, kind in zip(incoming, kinds, strict=True):
+        extractable = kind is not FileKind.consent_form and not item.media_type.startswith(
+            NOT_EXTRACTED_PREFIXES
+        )
+        file = File(
+            id=item.id,
+            source_id=source.id,
+            kind=kind,
+            object_key=item.key,
+            size_bytes=item.stored.size,
+            sha256=item.stored.sha256,
+            media_type=item.media_type,
+            original_filename=item.filename,
+            extraction_status=(
+                ExtractionStatus.pending if extractable else ExtractionStatus.not_applicable
+            ),
+            created_by=principal.user_id,
+        )
+        session.add(file)
+        files.append(file)
+    try:
+        session.flush()
+    except IntegrityError as exc:
+        # Two uploads of the same bytes raced; the other one won.
+        raise Conflict("This source already has a file with identical content.") from exc
+    for file in files:
+        if file.extraction_status == ExtractionStatus.pending:
+            jobs_service.enqueue(
+                session=session,
+                kind=JobKind.extract,
+                submit=submit,
+                max_attempts=settings.job_max_attempts,
+                source_id=source.id,
+                file_id=file.id,
+            )
+    return files
+
+
+def _resolve_site(session: Session, code: str | None) -> Site | None:
+    if code is None:
+        return None
+    site = sites_service.get_by_code(session=session, code=code)
+    if site is None:
+        raise Unprocessable(f"No site with the code {code!r}; create it first with POST /sites.")
+    return site
+
+
+# -- status ------------------------------------------------------------------------------
+
+
+def refresh_status(*, session: Session, source_id: uuid.UUID) -> Source:
+    """Derive the source's status from its files' extraction.
+
+    The caller has already written to the file row, so on SQLite this runs under the write
+    lock; on PostgreSQL the source row is locked, so two jobs finishing at once cannot both
+    miss each other's result.
+    """
+    source = session.exec(select(Source).where(Source.id == source_id).with_for_update()).one()
+    files = list(
+        session.exec(select(File).where(File.source_id == source_id).order_by(col(File.id)))
+    )
+    relevant = [f for f in files if f.extraction_status != ExtractionStatus.not_applicable]
+    states = {f.extraction_status for f in relevant}
+    reason = None
+    if ExtractionStatus.running in states:
+        status = SourceStatus.extracting
+    elif ExtractionStatus.pending in states:
+        status = SourceStatus.extracting if len(states) > 1 else SourceStatus.received
+    elif ExtractionStatus.failed in states:
+        status = SourceStatus.failed
+        reason = " ".join(
+            f"{f.original_filename or f.id}: {f.extraction_reason}"
+            for f in relevant
+            if f.extraction_status == ExtractionStatus.failed
+        )
+    else:
+        status = SourceStatus.ready
+        partial = [f for f in relevant if f.extraction_status == ExtractionStatus.partial]
+        if partial:
+            reason = " ".join(
+                f"{f.original_filename or f.id}: {f.extraction_reason}" for f in partial
+            )
+    if source.status != status or source.status_reason != reason:
+        source.status = status
+        source.status_reason = reason
+        source.updated_at = utcnow()
+        session.add(source)
+    return source
+
+
+# -- reading -----------------------------------------------------------------------------
+
+
+def get_or_raise(*, session: Session, source_id: uuid.UUID) -> Source:
+    source = session.get(Source, source_id)
+    if source is None:
+        raise NotFound("No source with that id.")
+    return source
+
+
+def get_file_or_raise(*, session: Session, source_id: uuid.UUID, file_id: uuid.UUID) -> File:
+    file = session.get(File, file_id)
+    if file is None or file.source_id != source_id:
+        raise NotFound("No file with that id in this source.")
+    return file
+
+
+def files_of(*, session: Session, source_ids: list[uuid.UUID]) -> dict[uuid.UUID, list[File]]:
+    result: dict[uuid.UUID, list[File]] = {sid: [] for sid in source_ids}
+    if source_ids:
+        for file in session.exec(
+            select(File).where(col(File.source_id).in_(source_ids)).order_by(col(File.id))
+        ):
+            result[file.source_id].append(file)
+    return result
+
+
+def roles_of(*, session: Session, source_ids: list[uuid.UUID]) -> dict[uuid.UUID, list[str]]:
+    result: dict[uuid.UUID, list[str]] = {sid: [] for sid in source_ids}
+    if source_ids:
+        for row in session.exec(
+            select(SourceRole)
+            .where(col(SourceRole.source_id).in_(source_ids))
+            .order_by(col(SourceRole.role))
+        ):
+            result[row.source_id].append(row.role)
+    return result
+
+
+def encode_cursor(source_id: uuid.UUID) -> str:
+    return base64.urlsafe_b64encode(source_id.bytes).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(bytes=base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+    except (ValueError, binascii.Error):
+        raise Unprocessable("The cursor is not one this service issued.") from None
+
+
+def list_page(
+    *, session: Session, filters: SourceFilters, limit: int, cursor: str | None
+) -> tuple[list[Source], str | None]:
+    """Newest first, by keyset on the time-ordered id: each page is an index range scan."""
+    query = select(Source)
+    if filters.site is not None:
+        site = sites_service.get_by_code(session=session, code=filters.site)
+        if site is None:
+            raise Unprocessable(f"No site with the code {filters.site!r}.")
+        query = query.where(Source.site_id == site.id)
+    if filters.role is not None:
+        query = query.where(
+            exists().where(SourceRole.source_id == Source.id, SourceRole.role == filters.role)  # type: ignore[arg-type]
+        )
+    if filters.source_type is not None:
+        query = query.where(Source.source_type == filters.source_type)
+    if filters.level is not None:
+        query = query.where(Source.level == filters.level)
+    if filters.status is not None:
+        query = query.where(Source.status == filters.status)
+    if filters.date_from is not None:
+        query = query.where(col(Source.occurred_on) >= filters.date_from)
+    if filters.date_to is not None:
+        query = query.where(col(Source.occurred_on) <= filters.date_to)
+    if filters.date_from and filters.date_to and filters.date_from > filters.date_to:
+        raise Unprocessable("date_from is after date_to.")
+    if cursor is not None:
+        query = query.where(col(Source.id) < decode_cursor(cursor))
+    rows = list(session.exec(query.order_by(col(Source.id).desc()).limit(limit + 1)))
+    next_cursor = encode_cursor(rows[limit - 1].id) if len(rows) > limit else None
+    return rows[:limit], next_cursor
+
+
+# -- deleting ----------------------------------------------------------------------------
+
+
+def delete_source(*, session: Session, store: ObjectStore, source: Source) -> int:
+    """Remove a source's objects (originals and derived), then its rows.
+
+    Objects go first: should the database step fail, a retry finds no objects and finishes,
+    whereas the other order could leave identifiable originals behind with no row to find them.
+    """
+    prefix = f"{source.id}/"
+    try:
+        removed = store.remove_prefix(store.originals, prefix)
+        removed += store.remove_prefix(store.derived, prefix)
+    except (S3Error, Urllib3Error, StoreUnavailable, OSError) as exc:
+        raise ServiceUnavailable(
+            "The object store is unavailable; the source was not deleted. Try again shortly."
+        ) from exc
+    session.execute(delete(Source).where(Source.id == source.id))  # type: ignore[arg-type]
+    return removed
+
+
+def describe(*, session: Session, sources: list[Source]) -> list[SourceRead]:
+    """The API view of sources, with files, roles, sites and latest jobs in four queries."""
+    ids = [s.id for s in sources]
+    files = files_of(session=session, source_ids=ids)
+    roles = roles_of(session=session, source_ids=ids)
+    jobs = jobs_service.latest_for_files(
+        session=session, file_ids=[f.id for fs in files.values() for f in fs]
+    )
+    site_ids = {s.site_id for s in sources if s.site_id is not None}
+    sites = (
+        {site.id: site for site in session.exec(select(Site).where(col(Site.id).in_(site_ids)))}
+        if site_ids
+        else {}
+    )
+    result = []
+    for source in sources:
+        site = sites.get(source.site_id) if source.site_id else None
+        result.append(
+            SourceRead(
+                id=source.id,
+                title=source.title,
+                source_type=SourceType(source.source_type),
+                level=Level(source.level),
+                site=SiteRef(id=site.id, code=site.code) if site else None,
+                occurred_on=source.occurred_on,
+                wave=source.wave,
+                language=source.language,
+                tags=list(source.tags or []),
+                roles=[ParticipantRole(r) for r in roles[source.id]],
+                status=SourceStatus(source.status),
+                status_reason=source.status_reason,
+                files=[
+                    FileRead.model_validate(f).model_copy(update={"job_id": jobs.get(f.id)})
+                    for f in files[source.id]
+                ],
+                created_at=source.created_at,
+                updated_at=source.updated_at,
+            )
+        )
+    return result

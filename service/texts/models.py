@@ -1,0 +1,39 @@
+"""Text derived from an original: the cleaned text in the database, elements in the object store."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import JSON, Column, ForeignKey, Integer, String, Text, Uuid
+from sqlmodel import Field, SQLModel
+
+from service.db import UTCDateTime, new_id, utcnow
+
+
+class ExtractedText(SQLModel, table=True):
+    __tablename__ = "text"
+
+    id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
+    source_id: uuid.UUID = Field(
+        sa_column=Column(
+            Uuid, ForeignKey("source.id", ondelete="CASCADE"), nullable=False, index=True
+        )
+    )
+    # One current text per original; re-extraction replaces it.
+    file_id: uuid.UUID = Field(
+        sa_column=Column(
+            Uuid, ForeignKey("file.id", ondelete="CASCADE"), nullable=False, unique=True
+        )
+    )
+    engine: str = Field(sa_column=Column(String(200), nullable=False))
+    engine_version: str = Field(sa_column=Column(String(500), nullable=False))
+    content: str = Field(sa_column=Column(Text, nullable=False))
+    char_count: int = Field(sa_column=Column(Integer, nullable=False))
+    element_count: int = Field(sa_column=Column(Integer, nullable=False))
+    page_count: int | None = Field(default=None, sa_column=Column(Integer))
+    ocr_pages: list[int] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    elements_key: str = Field(sa_column=Column(String(200), nullable=False))
+    created_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False)
+    )

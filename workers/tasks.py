@@ -1,0 +1,105 @@
+"""The task functions. Both the in-process pool and Celery workers call exactly these."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import uuid
+from collections.abc import Callable
+from datetime import timedelta
+
+from service.db import transaction
+from service.extraction.sandbox import Sandbox
+from service.jobs import service as jobs_service
+from service.jobs.models import JobKind
+from service.runtime import Runtime
+from service.texts import service as texts_service
+
+log = logging.getLogger(__name__)
+
+# One extraction sandbox (a long-lived child process) per worker thread.
+_local = threading.local()
+_sandboxes: list[Sandbox] = []
+_sandboxes_lock = threading.Lock()
+
+
+def _sandbox() -> Sandbox:
+    sandbox = getattr(_local, "sandbox", None)
+    if sandbox is None:
+        sandbox = Sandbox()
+        _local.sandbox = sandbox
+        with _sandboxes_lock:
+            _sandboxes.append(sandbox)
+    return sandbox
+
+
+def close_sandboxes() -> None:
+    with _sandboxes_lock:
+        while _sandboxes:
+            _sandboxes.pop().close()
+
+
+def _extract(runtime: Runtime, claim: jobs_service.Claim) -> None:
+    texts_service.extract(runtime=runtime, claim=claim, sandbox=_sandbox())
+
+
+HANDLERS: dict[str, Callable[[Runtime, jobs_service.Claim], None]] = {
+    JobKind.extract: _extract,
+}
+
+
+def run_job(job_id: uuid.UUID, *, runtime: Runtime) -> None:
+    """Claim the job, run its handler while holding the lease, and record the outcome."""
+    lease = timedelta(seconds=runtime.settings.job_lease_seconds)
+    try:
+        claim = jobs_service.claim(
+            engine=runtime.engine, job_id=job_id, worker=jobs_service.worker_name(), lease=lease
+        )
+    except Exception:  # noqa: BLE001  (database down: the sweeper re-drives the job later)
+        log.warning("could not claim job %s", job_id, exc_info=True)
+        return
+    if claim is None:
+        return  # taken by another worker, finished, or out of attempts
+    try:
+        with jobs_service.holding_lease(engine=runtime.engine, claim=claim, lease=lease):
+            HANDLERS[claim.job.kind](runtime, claim)
+    except jobs_service.LeaseLost:
+        log.info("job %s was taken over or its target removed; result discarded", job_id)
+    except Exception as exc:  # noqa: BLE001  (a fault of ours, e.g. the store is down)
+        log.warning("job %s hit %s; it will be retried", job_id, type(exc).__name__, exc_info=True)
+        _retry_or_fail(runtime, claim, f"{type(exc).__name__}: {exc}")
+
+
+def _retry_or_fail(runtime: Runtime, claim: jobs_service.Claim, error: str) -> None:
+    try:
+        if jobs_service.release_for_retry(engine=runtime.engine, claim=claim, error=error):
+            return
+        reason = (
+            "The archive could not process this file after several attempts "
+            "(the object store or database kept failing). An admin can retry it."
+        )
+        with transaction(runtime.engine) as session:
+            if claim.job.file_id is not None:
+                texts_service.mark_failed(session=session, file_id=claim.job.file_id, reason=reason)
+            claim.fail(session, f"{reason} Last error: {error}")
+    except Exception:  # noqa: BLE001  (the lease lapses and the sweeper takes over)
+        log.warning("could not record the outcome of job %s", claim.job.id, exc_info=True)
+
+
+def sweep(runtime: Runtime) -> int:
+    """Re-drive jobs a crash left behind; fail those that have used every attempt."""
+    stale = jobs_service.find_stale(
+        engine=runtime.engine,
+        queued_for=timedelta(seconds=max(runtime.settings.sweep_interval_seconds, 1) * 2),
+    )
+    for job in stale.exhausted:
+        reason = (
+            f"Processing stopped unexpectedly {job.attempts} times on this file (the worker "
+            "was killed or crashed). It may be too large or damaged; an admin can retry it."
+        )
+        with transaction(runtime.engine) as session:
+            if jobs_service.fail_exhausted(session=session, job=job, reason=reason) and job.file_id:
+                texts_service.mark_failed(session=session, file_id=job.file_id, reason=reason)
+    for job_id in stale.resubmit:
+        runtime.dispatcher.submit(job_id)
+    return len(stale.resubmit)
