@@ -16,15 +16,18 @@ from sqlmodel import select
 from service.auth import service as auth_service
 from service.auth.models import Role, User
 from service.config import Dispatch, Mode, Settings, get_settings
-from service.db import make_engine, migrate, transaction
+from service.db import at_head, make_engine, migrate, transaction
 
-app = typer.Typer(help="qualarchive: an archive for qualitative research evidence.", no_args_is_help=True)
+app = typer.Typer(
+    help="qualarchive: an archive for qualitative research evidence.", no_args_is_help=True
+)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 users_app = typer.Typer(help="Users and their tokens.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(users_app, name="users")
 
-console = Console(stderr=True)
+# soft_wrap: paths and tokens are printed whole, never broken across lines.
+console = Console(stderr=True, soft_wrap=True, highlight=False)
 BOOTSTRAP_ADMIN = "admin@localhost"
 
 
@@ -77,7 +80,10 @@ def _bootstrap_admin(settings: Settings) -> str | None:
                 return None
             user = auth_service.create_user(session=session, email=BOOTSTRAP_ADMIN, role=Role.admin)
             _, secret = auth_service.issue_token(
-                session=session, user=user, name="bootstrap", ttl=timedelta(days=settings.token_ttl_days)
+                session=session,
+                user=user,
+                name="bootstrap",
+                ttl=timedelta(days=settings.token_ttl_days),
             )
             return secret
     finally:
@@ -96,11 +102,18 @@ def serve(
     from service.app import create_app
 
     _quiet_third_parties()
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     settings = _settings()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     if settings.mode is Mode.dev or settings.effective_database_url.startswith("sqlite"):
         migrate(settings.effective_database_url)
+    elif not at_head(settings.effective_database_url):
+        console.print(
+            "[red]The database schema is not up to date: run `qualarchive db upgrade`.[/red]"
+        )
+        raise typer.Exit(2)
     host = host or settings.host
     port = port or settings.port
 
@@ -112,10 +125,13 @@ def serve(
         runtime = runtime_module.build(settings, store=store)
         try:
             token = _bootstrap_admin(settings)
-            console.print(f"qualarchive is running at [bold]http://{host}:{port}/api/v1[/bold] (docs: /api/v1/docs)")
+            url = f"http://{host}:{port}/api/v1"
+            console.print(f"qualarchive is running at [bold]{url}[/bold] (docs: {url}/docs)")
             console.print(f"Data directory: {settings.data_dir}")
             where = "embedded SeaweedFS at " + endpoint if settings.embedded_s3 else endpoint
-            console.print(f"Database: {_redacted(settings.effective_database_url)}; objects: {where}")
+            console.print(
+                f"Database: {_redacted(settings.effective_database_url)}; objects: {where}"
+            )
             if token:
                 console.print(
                     f"An admin ({BOOTSTRAP_ADMIN}) was created. Its token, shown only now:\n"
@@ -143,10 +159,14 @@ def worker(
     _quiet_third_parties()
     settings = _settings()
     if not settings.broker_url:
-        console.print("[red]Set QUALARCHIVE_BROKER_URL (e.g. redis://host:6379/0) to run a worker.[/red]")
+        console.print(
+            "[red]Set QUALARCHIVE_BROKER_URL (e.g. redis://host:6379/0) to run a worker.[/red]"
+        )
         raise typer.Exit(2)
     if settings.embedded_s3:
-        console.print("[red]Set QUALARCHIVE_S3_ENDPOINT and its keys: workers share one object store.[/red]")
+        console.print(
+            "[red]Set QUALARCHIVE_S3_ENDPOINT and its keys: workers share one object store.[/red]"
+        )
         raise typer.Exit(2)
     os.environ["QUALARCHIVE_DISPATCH"] = Dispatch.celery.value
     get_settings.cache_clear()
@@ -190,7 +210,10 @@ def users_create(
         with transaction(engine) as session:
             user = auth_service.create_user(session=session, email=email, role=role)
             _, secret = auth_service.issue_token(
-                session=session, user=user, name="initial", ttl=timedelta(days=settings.token_ttl_days)
+                session=session,
+                user=user,
+                name="initial",
+                ttl=timedelta(days=settings.token_ttl_days),
             )
     except AppError as exc:
         console.print(f"[red]{exc.message}[/red]")
@@ -235,4 +258,3 @@ def users_list() -> None:
                 print(f"{user.email}\t{user.role}{state}")
     finally:
         engine.dispose()
-

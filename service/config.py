@@ -54,7 +54,7 @@ class Settings(BaseSettings):
 
     # Uploads.
     max_upload_bytes: int = 4 * 1024**3
-    upload_part_bytes: int = 16 * 1024**2
+    upload_part_bytes: int = 8 * 1024**2
 
     # Background work. In-process threads by default; Celery on a broker when configured.
     dispatch: Dispatch = Dispatch.inprocess
@@ -86,7 +86,8 @@ class Settings(BaseSettings):
             problems.append("QUALARCHIVE_S3_ENDPOINT must name the object store")
         for name in ("s3_access_key", "s3_secret_key"):
             value: SecretStr = getattr(self, name)
-            if value.get_secret_value().strip().lower() in EXAMPLE_SECRETS:
+            secret = value.get_secret_value().strip().lower()
+            if secret in EXAMPLE_SECRETS or secret.startswith("replace-with"):
                 problems.append(f"QUALARCHIVE_{name.upper()} is empty or an example value")
         if self.dispatch is Dispatch.celery and not self.broker_url:
             problems.append("QUALARCHIVE_BROKER_URL is required with QUALARCHIVE_DISPATCH=celery")

@@ -16,6 +16,7 @@ from pydantic import ValidationError
 from sqlalchemy import delete, exists
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
+from sqlmodel.sql.expression import SelectOfScalar
 from urllib3.exceptions import HTTPError as Urllib3Error
 
 from schemas.sources import FileRead, SiteRef, SourceCreate, SourceFilters, SourceRead
@@ -489,12 +490,27 @@ def list_page(
     *, session: Session, filters: SourceFilters, limit: int, cursor: str | None
 ) -> tuple[list[Source], str | None]:
     """Newest first, by keyset on the time-ordered id: each page is an index range scan."""
-    query = select(Source)
+    if filters.date_from and filters.date_to and filters.date_from > filters.date_to:
+        raise Unprocessable("date_from is after date_to.")
+    site_id = None
     if filters.site is not None:
         site = sites_service.get_by_code(session=session, code=filters.site)
         if site is None:
             raise Unprocessable(f"No site with the code {filters.site!r}.")
-        query = query.where(Source.site_id == site.id)
+        site_id = site.id
+    query = keyset_query(filters=filters, site_id=site_id, cursor=cursor, limit=limit)
+    rows = list(session.exec(query))
+    next_cursor = encode_cursor(rows[limit - 1].id) if len(rows) > limit else None
+    return rows[:limit], next_cursor
+
+
+def keyset_query(
+    *, filters: SourceFilters, site_id: uuid.UUID | None, cursor: str | None, limit: int
+) -> SelectOfScalar[Source]:
+    """One page (plus one row, to know whether another page follows) of filtered sources."""
+    query = select(Source)
+    if site_id is not None:
+        query = query.where(Source.site_id == site_id)
     if filters.role is not None:
         query = query.where(
             exists().where(SourceRole.source_id == Source.id, SourceRole.role == filters.role)  # type: ignore[arg-type]
@@ -509,13 +525,9 @@ def list_page(
         query = query.where(col(Source.occurred_on) >= filters.date_from)
     if filters.date_to is not None:
         query = query.where(col(Source.occurred_on) <= filters.date_to)
-    if filters.date_from and filters.date_to and filters.date_from > filters.date_to:
-        raise Unprocessable("date_from is after date_to.")
     if cursor is not None:
         query = query.where(col(Source.id) < decode_cursor(cursor))
-    rows = list(session.exec(query.order_by(col(Source.id).desc()).limit(limit + 1)))
-    next_cursor = encode_cursor(rows[limit - 1].id) if len(rows) > limit else None
-    return rows[:limit], next_cursor
+    return query.order_by(col(Source.id).desc()).limit(limit + 1)
 
 
 # -- deleting ----------------------------------------------------------------------------

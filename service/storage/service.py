@@ -48,7 +48,7 @@ class ObjectStore:
         region: str | None = None,
         originals_bucket: str = "originals",
         derived_bucket: str = "derived",
-        part_bytes: int = 16 * 1024**2,
+        part_bytes: int = 8 * 1024**2,
         parallel_parts: int = 2,
     ) -> None:
         # Short connect timeout and few retries: a down store must turn into a clear 503
@@ -141,7 +141,8 @@ class ObjectStore:
                 buffer += chunk
                 while len(buffer) >= self.part_bytes + 1:
                     # Keep at least one byte back so the final part is never empty.
-                    data = bytes(buffer[: self.part_bytes])
+                    with memoryview(buffer) as view:
+                        data = bytes(view[: self.part_bytes])  # the one copy a part needs
                     del buffer[: self.part_bytes]
                     if upload_id is None:
                         upload_id = self.client._create_multipart_upload(

@@ -1,0 +1,205 @@
+"""Upload benchmark: a large original through the API, beside a direct put to the same S3 server.
+
+Runs ``qualarchive serve`` on embedded defaults in a temporary data directory (so the API and its
+SeaweedFS are exactly what a user gets), uploads one file of ``--mib`` MiB with curl, then puts
+the same file straight into the same server with the ``minio`` client. Reports MiB/s for both,
+their ratio, and the API process's resident memory before and at its peak during the upload.
+
+    python bench/upload.py [--mib 2048] [--out bench/results]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import re
+import shutil
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import psutil
+from minio import Minio
+
+BIN = Path(sys.executable).parent
+TOKEN = re.compile(r"\bqa_[A-Za-z0-9_-]{20,}")
+STORE = re.compile(r"embedded SeaweedFS at (127\.0\.0\.1:\d+)")
+MIB = 1024 * 1024
+
+
+def machine() -> dict[str, object]:
+    cpu = "unknown"
+    with open("/proc/cpuinfo") as info:
+        for line in info:
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "ram_gib": round(psutil.virtual_memory().total / 1024**3, 1),
+        "python": platform.python_version(),
+        "system": platform.platform(),
+    }
+
+
+def make_wav(path: Path, mib: int) -> None:
+    """A WAV file of ``mib`` MiB: a real header and incompressible sample data."""
+    data_bytes = mib * MIB - 44
+    header = b"RIFF" + struct.pack("<I", 36 + data_bytes) + b"WAVEfmt "
+    header += struct.pack("<IHHIIHH", 16, 1, 2, 48000, 48000 * 4, 4, 16)
+    header += b"data" + struct.pack("<I", data_bytes)
+    block = os.urandom(4 * MIB)
+    with path.open("wb") as out:
+        out.write(header)
+        remaining = data_bytes
+        while remaining > 0:
+            out.write(block[: min(len(block), remaining)])
+            remaining -= len(block)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class RssSampler(threading.Thread):
+    """Samples one process's resident set size every 20 ms."""
+
+    def __init__(self, pid: int) -> None:
+        super().__init__(daemon=True)
+        self.process = psutil.Process(pid)
+        self.peak = 0
+        self.stop_event = threading.Event()
+
+    def run(self) -> None:
+        while not self.stop_event.is_set():
+            self.peak = max(self.peak, self.process.memory_info().rss)
+            time.sleep(0.02)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--mib", type=int, default=2048, help="file size in MiB")
+    parser.add_argument("--out", type=Path, default=Path("bench/results"))
+    args = parser.parse_args()
+    if shutil.which("curl") is None:
+        sys.exit("curl is needed to send the upload")
+
+    with tempfile.TemporaryDirectory(prefix="qa-bench-upload-") as tmp:
+        work = Path(tmp)
+        data_dir = work / "data"
+        sample = work / "recording.wav"
+        make_wav(sample, args.mib)
+        size = sample.stat().st_size
+
+        port = free_port()
+        log = work / "serve.log"
+        env = {k: v for k, v in os.environ.items() if not k.startswith("QUALARCHIVE_")}
+        env |= {"QUALARCHIVE_DATA_DIR": str(data_dir), "HOME": str(work)}
+        with log.open("wb") as out:
+            server = subprocess.Popen(
+                [str(BIN / "qualarchive"), "serve", "--port", str(port)],
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        try:
+            token = endpoint = None
+            deadline = time.monotonic() + 120
+            while token is None or endpoint is None:
+                text = log.read_text(errors="replace")
+                found_token, found_store = TOKEN.search(text), STORE.search(text)
+                token = found_token.group(0) if found_token else None
+                endpoint = found_store.group(1) if found_store else None
+                if server.poll() is not None or time.monotonic() > deadline:
+                    sys.exit(f"the server did not start:\n{text}")
+                time.sleep(0.2)
+            time.sleep(1.0)
+            rss_before = psutil.Process(server.pid).memory_info().rss
+            sampler = RssSampler(server.pid)
+            sampler.start()
+            started = time.perf_counter()
+            result = subprocess.run(
+                [
+                    "curl",
+                    "-sS",
+                    "--fail-with-body",
+                    "-H",
+                    f"Authorization: Bearer {token}",
+                    "-F",
+                    "title=Benchmark recording",
+                    "-F",
+                    "source_type=interview",
+                    "-F",
+                    "file_kind=recording",
+                    "-F",
+                    f"file=@{sample}",
+                    f"http://127.0.0.1:{port}/api/v1/sources",
+                ],
+                capture_output=True,
+                text=True,
+            )
+            api_seconds = time.perf_counter() - started
+            sampler.stop_event.set()
+            sampler.join()
+            if result.returncode != 0:
+                sys.exit(f"upload failed: {result.stdout} {result.stderr}")
+            uploaded = json.loads(result.stdout)
+            assert uploaded["files"][0]["size_bytes"] == size
+
+            creds = json.loads((data_dir / "objects" / "s3-credentials.json").read_text())
+            client = Minio(
+                endpoint,
+                access_key=creds["access_key"],
+                secret_key=creds["secret_key"],
+                secure=False,
+            )
+            started = time.perf_counter()
+            client.fput_object("derived", "bench/direct-put.wav", str(sample))
+            direct_seconds = time.perf_counter() - started
+            client.remove_object("derived", "bench/direct-put.wav")
+        finally:
+            server.send_signal(signal.SIGINT)
+            try:
+                server.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                os.killpg(server.pid, signal.SIGKILL)
+
+    api_rate = size / MIB / api_seconds
+    direct_rate = size / MIB / direct_seconds
+    report = {
+        "benchmark": "upload",
+        "when": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": machine(),
+        "file_mib": size / MIB,
+        "api_seconds": round(api_seconds, 2),
+        "api_mib_per_s": round(api_rate, 1),
+        "direct_put_seconds": round(direct_seconds, 2),
+        "direct_put_mib_per_s": round(direct_rate, 1),
+        "api_over_direct": round(api_rate / direct_rate, 3),
+        "api_rss_before_mib": round(rss_before / MIB, 1),
+        "api_rss_peak_mib": round(sampler.peak / MIB, 1),
+        "api_rss_growth_mib": round((sampler.peak - rss_before) / MIB, 1),
+        "notes": "client: curl -F; server: qualarchive serve, embedded SeaweedFS; "
+        "direct: minio fput_object of the same file to the same server",
+    }
+    args.out.mkdir(parents=True, exist_ok=True)
+    path = args.out / f"upload-{datetime.now(UTC):%Y-%m-%d}.json"
+    path.write_text(json.dumps(report, indent=2) + "\n")
+    print(json.dumps(report, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,69 @@
+"""The schema is built by Alembic, matches the models, and every revision is reversible."""
+
+from __future__ import annotations
+
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import create_engine, inspect
+from sqlmodel import SQLModel
+
+import service.models  # noqa: F401
+from service.db import alembic_config, make_engine, migrate
+
+
+def test_models_and_migrations_agree(database_url: str) -> None:
+    engine = make_engine(database_url)
+    with engine.connect() as connection:
+        diff = compare_metadata(MigrationContext.configure(connection), SQLModel.metadata)
+    engine.dispose()
+    assert diff == []
+
+
+def test_every_revision_downgrades_and_upgrades_again(backend: str, tmp_path) -> None:
+    if backend == "postgresql":
+        import psycopg
+
+        from tests.conftest import PG_ADMIN_URL, RUN
+
+        name = f"qa_migrate_{RUN}"
+        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+        url = (
+            PG_ADMIN_URL.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://")
+            + f"/{name}"
+        )
+    else:
+        url = f"sqlite:///{tmp_path / 'm.sqlite3'}"
+    try:
+        config = alembic_config(url)
+        revisions = list(ScriptDirectory.from_config(config).walk_revisions())
+        migrate(url)
+        for _ in revisions:
+            command.downgrade(config, "-1")
+        engine = create_engine(url)
+        assert set(inspect(engine).get_table_names()) <= {"alembic_version"}
+        engine.dispose()
+        migrate(url)
+        engine = create_engine(url)
+        assert {"source", "file", "text", "job", "site", "user_account", "token"} <= set(
+            inspect(engine).get_table_names()
+        )
+        engine.dispose()
+    finally:
+        if backend == "postgresql":
+            with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def test_revision_files_are_named_by_date() -> None:
+    import re
+    from pathlib import Path
+
+    import migrations
+
+    names = [p.name for p in (Path(migrations.__file__).parent / "versions").glob("*.py")]
+    assert names
+    for name in names:
+        assert re.match(r"^\d{4}-\d{2}-\d{2}-\d{4}_[a-z0-9_]+\.py$", name), name
