@@ -107,6 +107,14 @@ class SourceFilters(BaseModel):
     status: SourceStatus | None = None
 
 
+class SourceListQuery(SourceFilters):
+    """The query of ``GET /sources``: filters and a page. Unknown parameters are refused, so a
+    misspelt filter is an error rather than a silently unfiltered list."""
+
+    limit: int = Field(default=50, ge=1, le=200)
+    cursor: str | None = Field(default=None, max_length=64)
+
+
 class ElementRead(BaseModel):
     type: str
     text: str

@@ -80,7 +80,7 @@ def test_transcript_segments_keep_speaker_and_times(researcher: Api) -> None:
 BAD_FILES = {
     "encrypted.pdf": (files.make_encrypted_pdf, "password"),
     "truncated.pdf": (files.make_truncated_pdf, "damaged"),
-    "bomb.docx": (files.make_zip_bomb_docx, "compress"),
+    "bomb.docx": (files.make_zip_bomb_docx, "zip bomb"),
     "entities.docx": (files.make_xml_bomb_docx, "entit"),
     "traversal.docx": (files.make_traversal_docx, "outside"),
 }

@@ -14,7 +14,7 @@ from starlette.requests import ClientDisconnect
 from schemas.pages import Page
 from schemas.sources import (
     ElementRead,
-    SourceFilters,
+    SourceListQuery,
     SourceRead,
     SourceText,
     TextPart,
@@ -201,15 +201,11 @@ def attach_files(
     responses=responses(Unauthorized, Unprocessable),
 )
 def list_sources(
-    session: SessionDep,
-    principal: CurrentUser,
-    filters: Annotated[SourceFilters, Query()],
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    cursor: Annotated[str | None, Query(max_length=64)] = None,
+    session: SessionDep, principal: CurrentUser, query: Annotated[SourceListQuery, Query()]
 ) -> Page[SourceRead]:
     """List sources, newest first, with filters and a cursor."""
     rows, next_cursor = sources_service.list_page(
-        session=session, filters=filters, limit=limit, cursor=cursor
+        session=session, filters=query, limit=query.limit, cursor=query.cursor
     )
     return Page(
         items=sources_service.describe(session=session, sources=rows), next_cursor=next_cursor

@@ -121,16 +121,14 @@ def _limited(chunks: Iterator[bytes], limit: int, filename: str | None) -> Itera
         yield chunk
 
 
-# ZIP and OLE2 containers (DOCX, ODT, DOC, MSG...) are told apart only by looking inside.
-_CONTAINER_MAGIC = (b"PK\x03\x04", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1")
-
-
 def _refuse_early(head: bytes, filename: str | None) -> None:
     """Refuse what the first bytes already rule out, before the rest is uploaded."""
     try:
         sniff.sniff(head, filename=filename, open_seekable=None, size=None)
     except sniff.UnsupportedMediaType as exc:
-        if not head.startswith(_CONTAINER_MAGIC):
+        # ZIP and OLE2 containers (DOCX, DOC, MSG...) are judged once their directory is
+        # readable from the stored object.
+        if not sniff.needs_container_look(head):
             raise UnsupportedMediaType(exc.reason) from exc
 
 
