@@ -163,6 +163,11 @@ def _store_part(
             )
         except sniff.UnsupportedMediaType as exc:
             raise UnsupportedMediaType(exc.reason) from exc
+        except (S3Error, Urllib3Error, StoreUnavailable, OSError) as exc:
+            raise ServiceUnavailable(
+                "The object store stopped answering while the file was checked; nothing was "
+                "stored. Try again shortly."
+            ) from exc
     except BaseException:
         remove_objects(store, [key])
         raise
