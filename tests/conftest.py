@@ -14,6 +14,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -96,25 +97,28 @@ def all_objects(store: ObjectStore) -> list[str]:
 # -- databases ---------------------------------------------------------------------------
 
 
+@contextmanager
+def new_database(backend: str, directory: Path, name: str) -> Iterator[str]:
+    """A fresh, empty database on ``backend``, dropped afterwards; yields its URL."""
+    if backend == "sqlite":
+        yield f"sqlite:///{directory / f'{name}.sqlite3'}"
+        return
+    database = f"qa_{name}_{RUN}"
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{database}"')
+    base = PG_ADMIN_URL.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://")
+    try:
+        yield f"{base}/{database}"
+    finally:
+        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+
+
 @pytest.fixture(scope="session")
 def database_url(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    if backend == "sqlite":
-        path = tmp_path_factory.mktemp("sqlite") / "test.sqlite3"
-        url = f"sqlite:///{path}"
+    with new_database(backend, tmp_path_factory.mktemp("db"), "test") as url:
         migrate(url)
         yield url
-        return
-    name = f"qa_test_{RUN}"
-    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    url = (
-        PG_ADMIN_URL.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://")
-        + f"/{name}"
-    )
-    migrate(url)
-    yield url
-    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def test_settings(
@@ -210,12 +214,16 @@ def make_server(
     made: list[tuple[LiveServer, Runtime]] = []
 
     def factory(
-        *, store: ObjectStore | None = None, **overrides: Any
+        *,
+        store: ObjectStore | None = None,
+        dispatch: Dispatch = Dispatch.inprocess,
+        database_url: str | None = None,
+        **overrides: Any,
     ) -> tuple[LiveServer, Runtime]:
-        url = clean.engine.url.render_as_string(hide_password=False)
+        url = database_url or clean.engine.url.render_as_string(hide_password=False)
         prefix = clean.store.originals.removesuffix("-originals")
-        settings = test_settings(tmp_path, url, s3, prefix, **overrides)
-        rt = runtime_module.build(settings, store=store or clean.store, dispatch=Dispatch.inprocess)
+        settings = test_settings(tmp_path, url, s3, prefix, dispatch=dispatch, **overrides)
+        rt = runtime_module.build(settings, store=store or clean.store, dispatch=dispatch)
         live = LiveServer(create_app(rt)).__enter__()
         made.append((live, rt))
         return live, rt

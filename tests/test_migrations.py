@@ -11,6 +11,7 @@ from sqlmodel import SQLModel
 
 import service.models  # noqa: F401
 from service.db import alembic_config, make_engine, migrate
+from tests.conftest import new_database
 
 
 def test_models_and_migrations_agree(database_url: str) -> None:
@@ -22,21 +23,7 @@ def test_models_and_migrations_agree(database_url: str) -> None:
 
 
 def test_every_revision_downgrades_and_upgrades_again(backend: str, tmp_path) -> None:
-    if backend == "postgresql":
-        import psycopg
-
-        from tests.conftest import PG_ADMIN_URL, RUN
-
-        name = f"qa_migrate_{RUN}"
-        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-            conn.execute(f'CREATE DATABASE "{name}"')
-        url = (
-            PG_ADMIN_URL.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://")
-            + f"/{name}"
-        )
-    else:
-        url = f"sqlite:///{tmp_path / 'm.sqlite3'}"
-    try:
+    with new_database(backend, tmp_path, "migrate") as url:
         config = alembic_config(url)
         revisions = list(ScriptDirectory.from_config(config).walk_revisions())
         migrate(url)
@@ -51,10 +38,6 @@ def test_every_revision_downgrades_and_upgrades_again(backend: str, tmp_path) ->
             inspect(engine).get_table_names()
         )
         engine.dispose()
-    finally:
-        if backend == "postgresql":
-            with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def test_revision_files_are_named_by_date() -> None:

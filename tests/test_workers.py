@@ -17,11 +17,11 @@ from sqlalchemy import update
 
 from service.auth.models import Role
 from service.config import Dispatch
-from service.db import transaction, utcnow
+from service.db import migrate, transaction, utcnow
 from service.jobs.models import Job
 from service.runtime import Runtime
 from tests import files
-from tests.conftest import Api, make_user
+from tests.conftest import Api, make_user, new_database
 
 REDIS_DB = 13
 BIN = Path(sys.executable).parent
@@ -79,39 +79,44 @@ def broker() -> str:
 
 @pytest.mark.slow
 def test_celery_worker_runs_jobs_and_redrives_a_killed_workers_job(
-    clean: Runtime, make_server, broker: str, tmp_path: Path
+    backend: str, clean: Runtime, make_server, broker: str, tmp_path: Path
 ) -> None:
-    live, rt = make_server(dispatch=Dispatch.celery, broker_url=broker)
-    api = Api(live.url, make_user(clean, Role.researcher), clean)
-    env = worker_env(rt, broker, tmp_path)
-    log = tmp_path / "worker.log"
-    first = start_worker(env, log)
-    second = None
-    try:
-        quick = api.upload([("notes.txt", b"Notes taken by a Celery worker.\n")]).json()
-        assert api.wait(quick["id"], timeout=120)["status"] == "ready", log.read_text()
+    # A database of its own: the suite's in-process sweeper must not pick up these jobs.
+    with new_database(backend, tmp_path, "celery") as url:
+        migrate(url)
+        live, rt = make_server(dispatch=Dispatch.celery, broker_url=broker, database_url=url)
+        api = Api(live.url, make_user(rt, Role.researcher), rt)
+        env = worker_env(rt, broker, tmp_path)
+        log = tmp_path / "worker.log"
+        first = start_worker(env, log)
+        second = None
+        try:
+            quick = api.upload([("notes.txt", b"Notes taken by a Celery worker.\n")]).json()
+            assert api.wait(quick["id"], timeout=120)["status"] == "ready", log.read_text()
 
-        # A job long enough to kill its worker in the middle of it.
-        pdf = files.make_pdf([f"Page {n} of the long policy document." for n in range(1500)])
-        body = api.upload([("long.pdf", pdf)], source_type="document").json()
-        job_id = body["files"][0]["job_id"]
-        deadline = time.monotonic() + 60
-        while job_status(clean, job_id) != "running":
-            assert time.monotonic() < deadline, log.read_text()
-            time.sleep(0.02)
-        kill(first)
-        assert job_status(clean, job_id) == "running"  # nobody has finished it
+            # A job long enough to kill its worker in the middle of it.
+            pdf = files.make_pdf([f"Page {n} of the long policy document." for n in range(1500)])
+            body = api.upload([("long.pdf", pdf)], source_type="document").json()
+            job_id = body["files"][0]["job_id"]
+            deadline = time.monotonic() + 60
+            while job_status(rt, job_id) != "running":
+                assert time.monotonic() < deadline, log.read_text()
+                time.sleep(0.02)
+            kill(first)
+            assert job_status(rt, job_id) == "running"  # nobody has finished it
 
-        second = start_worker(env, log)
-        done = api.wait(body["id"], timeout=180)
-        assert done["status"] == "ready", log.read_text()
-        job = api.get(f"/jobs/{job_id}").json()
-        assert job["status"] == "succeeded"
-        assert job["attempts"] == 2
-    finally:
-        kill(first)
-        if second is not None:
-            kill(second)
+            second = start_worker(env, log)
+            done = api.wait(body["id"], timeout=180)
+            assert done["status"] == "ready", log.read_text()
+            job = api.get(f"/jobs/{job_id}").json()
+            assert job["status"] == "succeeded"
+            assert job["attempts"] == 2, log.read_text()[-3000:]
+        finally:
+            kill(first)
+            if second is not None:
+                kill(second)
+            live.__exit__()
+            rt.close()
 
 
 def test_sweeper_redrives_a_job_whose_worker_vanished(researcher: Api, clean: Runtime) -> None:
