@@ -14,7 +14,7 @@ from datetime import timedelta
 
 from sqlalchemy import and_, or_, update
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from service.db import after_commit, transaction, utcnow
 from service.errors import NotFound
@@ -206,16 +206,16 @@ def find_stale(*, engine: Engine, queued_for: timedelta) -> Stale:
         lapsed = list(
             session.exec(
                 select(Job).where(
-                    Job.status == JobStatus.running,  # type: ignore[arg-type]
-                    Job.lease_expires_at < now,  # type: ignore[arg-type,operator]
+                    Job.status == JobStatus.running,
+                    col(Job.lease_expires_at) < now,
                 )
             )
         )
         waiting = list(
             session.exec(
                 select(Job.id).where(
-                    Job.status == JobStatus.queued,  # type: ignore[arg-type]
-                    Job.updated_at < now - queued_for,  # type: ignore[arg-type,operator]
+                    Job.status == JobStatus.queued,
+                    Job.updated_at < now - queued_for,
                 )
             )
         )

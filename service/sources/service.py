@@ -81,7 +81,7 @@ def receive(
     store: ObjectStore,
     settings: Settings,
     source_id: uuid.UUID,
-    check_fields: Callable[[dict[str, list[str]]], None] | None = None,
+    check_fields: Callable[[dict[str, list[str]]], object] | None = None,
 ) -> Upload:
     """Stream every file part of an upload into the originals bucket; collect the fields.
 

@@ -32,7 +32,7 @@ def request_chunks(request: Request) -> Iterator[bytes]:
     stream = request.stream()
     while True:
         try:
-            chunk = anyio.from_thread.run(stream.__anext__)  # type: ignore[arg-type]
+            chunk = anyio.from_thread.run(stream.__anext__)
         except StopAsyncIteration:
             return
         if chunk:
@@ -91,7 +91,7 @@ class MultipartReader:
         self._ended = False
         self._parser = MultipartParser(
             boundary,
-            callbacks={  # type: ignore[arg-type]
+            callbacks={
                 "on_part_begin": self._on_part_begin,
                 "on_header_field": self._on_header_field,
                 "on_header_value": self._on_header_value,

@@ -124,6 +124,7 @@ class ObjectStore:
         part_number = 0
 
         def send(data: bytes, number: int) -> Part:
+            assert upload_id is not None
             etag = self.client._upload_part(bucket, key, data, None, upload_id, number)
             return Part(number, etag)
 
