@@ -5,9 +5,9 @@ instances may run on one machine), credentials generated once and kept in the da
 its output in a log file. `stop()` (or leaving the `with` block) shuts it down; on Linux it is also
 stopped if our process dies.
 
-Measured with SeaweedFS 4.48 on 2 cores: answers S3 ~0.8 s after start, ~112 MiB RSS idle (Go
-keeps ~600 MiB after a 256 MiB upload; GOMEMLIMIT, passed through, trades speed for less), stops in
-~1.3 s.
+Measured with SeaweedFS 4.48 on 2 cores: ready ~0.9 s after start, ~115 MiB RSS idle (Go keeps
+~500-600 MiB after a 256 MiB upload; GOMEMLIMIT, passed through, trades speed for less), stops in
+~1.3 s (up to ~5 s right after large transfers, see -idleTimeout).
 
 It trusts every process on this machine: S3 needs the credentials, but weed's gRPC ports on
 127.0.0.1 have no authentication. Fine for one user's laptop and for tests; on a shared server, use
