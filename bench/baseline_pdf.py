@@ -91,10 +91,10 @@ def corpus_summary(corpus: Path) -> dict[str, Any]:
     """Totals (and generation time, if recorded) from the corpus manifest."""
     manifest = corpus / MANIFEST_NAME
     if not manifest.is_file():
-        return {"path": str(corpus), "manifest": None}
+        return {"name": corpus.name, "manifest": None}
     data = json.loads(manifest.read_text(encoding="utf-8"))
     return {
-        "path": str(corpus),
+        "name": corpus.name,
         "parameters": data.get("parameters"),
         "totals": data.get("totals"),
         "generation": data.get("generation"),
@@ -144,7 +144,7 @@ def environment_info() -> dict[str, Any]:
     return {
         "python": platform.python_version(),
         "implementation": platform.python_implementation(),
-        "executable": sys.executable,
+        "venv": Path(sys.prefix).name,
         "packages": versions,
     }
 
