@@ -314,3 +314,16 @@ def test_database_down_mid_upload_is_503_and_no_object(
     assert response.startswith(b"HTTP/1.1 503"), response[:300]
     assert b"database" in response
     assert_nothing_stored(researcher.runtime)
+
+
+def test_bare_xml_bomb_is_refused_before_any_parser_sees_it(researcher: Api) -> None:
+    bomb = (
+        b'<?xml version="1.0"?>\n<!DOCTYPE lolz [<!ENTITY lol "lol">'
+        b'<!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">'
+        b'<!ENTITY lol3 "&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;">]>\n'
+        b"<lolz>&lol3;</lolz>\n"
+    )
+    response = researcher.upload([("notes.txt", bomb)])
+    assert response.status_code == 415
+    assert "XML" in response.json()["detail"]
+    assert_nothing_stored(researcher.runtime)

@@ -6,6 +6,7 @@ import dataclasses
 import json
 import logging
 import tempfile
+import time
 import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -57,6 +58,7 @@ def extract(*, runtime: Runtime, claim: Claim, sandbox: Sandbox) -> None:
     """
     file_id = claim.job.file_id
     assert file_id is not None
+    clock = _Clock()
     with transaction(runtime.engine) as session:
         file = session.get(File, file_id)
         if file is None:  # the source was deleted meanwhile
@@ -68,25 +70,32 @@ def extract(*, runtime: Runtime, claim: Claim, sandbox: Sandbox) -> None:
         session.flush()
         sources_service.refresh_status(session=session, source_id=file.source_id)
         session.expunge(file)
+    clock.lap("start")
 
     store = runtime.store
     with tempfile.TemporaryDirectory(prefix="qa-extract-") as tmp:
         path = Path(tmp) / "original"
         store.download(store.originals, file.object_key, path)
+        clock.lap("download")
         try:
             extraction = sandbox.run(
                 path, file.media_type, ocr=ocr_from(runtime), limits=limits_from(runtime)
             )
         except ExtractionFailed as failure:
             _record_failure(runtime, claim, file, failure.reason)
+            log.info("extraction of file %s failed after %s", file.id, clock)
             return
+        clock.lap("extract")
 
     key = elements_key(file)
     store.put_bytes(store.derived, key, _elements_json(file, extraction), "application/json")
+    clock.lap("elements")
     try:
         with transaction(runtime.engine) as session:
             _record_text(session, file, extraction, key)
             claim.succeed(session)
+        clock.lap("record")
+        log.info("extracted file %s (%s): %s", file.id, file.media_type, clock)
     except LeaseLost:
         # Someone else owns the job now, or the source is gone: leave no derived object behind
         # if there is no row pointing at it.
@@ -95,6 +104,22 @@ def extract(*, runtime: Runtime, claim: Claim, sandbox: Sandbox) -> None:
         if not still_there:
             store.remove(store.derived, key)
         raise
+
+
+class _Clock:
+    """Phase durations of one job, for the log (no content, only timings)."""
+
+    def __init__(self) -> None:
+        self._last = time.perf_counter()
+        self._laps: list[tuple[str, float]] = []
+
+    def lap(self, name: str) -> None:
+        now = time.perf_counter()
+        self._laps.append((name, now - self._last))
+        self._last = now
+
+    def __str__(self) -> str:
+        return ", ".join(f"{name} {seconds:.3f} s" for name, seconds in self._laps)
 
 
 def _elements_json(file: File, extraction: Extraction) -> bytes:
