@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
@@ -64,10 +65,25 @@ def _object_store(settings: Settings) -> Iterator[tuple[str, str, str]]:
     except EmbeddedS3Error as exc:
         console.print(f"[red]Could not start the embedded object store:[/red] {exc}")
         raise typer.Exit(1) from None
+    stopping = threading.Event()
+
+    def supervise() -> None:
+        # Keep the store up for as long as the service runs: a crashed weed comes back on the
+        # same ports, so clients need not know.
+        while not stopping.wait(2.0):
+            try:
+                embedded.restart_if_exited()
+            except EmbeddedS3Error as exc:
+                console.print(f"[red]The embedded object store could not be restarted:[/red] {exc}")
+
+    watchdog = threading.Thread(target=supervise, name="s3-supervisor", daemon=True)
+    watchdog.start()
     try:
         creds = embedded.credentials
         yield embedded.endpoint, creds.access_key, creds.secret_key
     finally:
+        stopping.set()
+        watchdog.join(timeout=5)
         embedded.stop()
 
 

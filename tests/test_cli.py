@@ -88,6 +88,15 @@ def test_serve_on_embedded_defaults(tmp_path: Path) -> None:
         assert len(tokens) == 1
         weed = [p for p in first.descendants() if p.name() == "weed"]
         assert len(weed) == 1
+        # The service supervises its object store: a crashed weed is started again.
+        os.killpg(weed[0].pid, signal.SIGKILL)
+        deadline = time.monotonic() + 60
+        while True:
+            weed = [p for p in first.descendants() if p.name() == "weed" and p.status() != "zombie"]
+            if weed and httpx.get(f"{first.url}/readyz", timeout=5).status_code == 200:
+                break
+            assert time.monotonic() < deadline, first.output
+            time.sleep(0.5)
         headers = {"Authorization": f"Bearer {tokens[0]}"}
         api = httpx.Client(base_url=f"{first.url}/api/v1", headers=headers, timeout=60)
         created = api.post(

@@ -281,9 +281,32 @@ class EmbeddedS3:
         os.replace(tmp, path)
         return credentials
 
-    def _spawn(self, binary: str) -> int:
-        """Start weed with fresh ports; return the log offset where its output begins."""
-        self._ports = _choose_ports(self.host)
+    def restart_if_exited(self, timeout: float = 30) -> bool:
+        """If weed has exited on its own, start it again on the same ports (clients keep their
+        endpoint); return whether a restart was needed. Used by `qualarchive serve` to supervise
+        the store."""
+        if self._process is None or self._process.poll() is None:
+            return False
+        logger.error(
+            "SeaweedFS exited unexpectedly (status %s); restarting it. Last lines of %s:\n%s",
+            self._process.returncode,
+            self.log_path,
+            self._log_tail(0),
+        )
+        self._process = None
+        offset = self._spawn(self._find_weed(), keep_ports=True)
+        try:
+            self._wait_until_ready(time.monotonic() + timeout, offset)
+        except BaseException:
+            self.stop()
+            raise
+        return True
+
+    def _spawn(self, binary: str, *, keep_ports: bool = False) -> int:
+        """Start weed (with fresh ports unless `keep_ports`); return the log offset where its
+        output begins."""
+        if not keep_ports or self._ports is None:
+            self._ports = _choose_ports(self.host)
         # weed saves its flags to mini.options and re-applies them on the next start; we pass
         # every flag each time, so the file would only be hidden state.
         with contextlib.suppress(FileNotFoundError):
