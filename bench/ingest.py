@@ -112,6 +112,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=20240115)
     parser.add_argument("--baseline", type=Path)
     parser.add_argument("--out", type=Path, default=Path("bench/results"))
+    parser.add_argument("--server-log", type=Path, help="keep the server's log here")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="qa-bench-ingest-") as tmp:
@@ -177,6 +178,8 @@ def main() -> None:
                 server.wait(timeout=60)
             except subprocess.TimeoutExpired:
                 os.killpg(server.pid, signal.SIGKILL)
+            if args.server_log:
+                args.server_log.write_bytes(log.read_bytes())
 
     pages_per_s = pages / pdf_run["seconds_until_ready"]
     report: dict[str, Any] = {

@@ -2,10 +2,11 @@
 
 Runs ``qualarchive serve`` on embedded defaults in a temporary data directory (so the API and its
 SeaweedFS are exactly what a user gets), uploads one file of ``--mib`` MiB with curl, then puts
-the same file straight into the same server with the ``minio`` client. Reports MiB/s for both,
-their ratio, and the API process's resident memory before and at its peak during the upload.
+the same file straight into the same server with the ``minio`` client. Reports MiB/s for both
+and their ratio (medians of alternating runs), and the API process's resident memory before
+and at its peak during the uploads.
 
-    python bench/upload.py [--mib 2048] [--out bench/results]
+    python bench/upload.py [--mib 2048] [--runs 3] [--out bench/results]
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import re
 import shutil
 import signal
 import socket
+import statistics
 import struct
 import subprocess
 import sys
@@ -91,6 +93,7 @@ class RssSampler(threading.Thread):
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--mib", type=int, default=2048, help="file size in MiB")
+    parser.add_argument("--runs", type=int, default=3, help="alternating runs of each path")
     parser.add_argument("--out", type=Path, default=Path("bench/results"))
     args = parser.parse_args()
     if shutil.which("curl") is None:
@@ -115,6 +118,8 @@ def main() -> None:
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
+        api_seconds: list[float] = []
+        direct_seconds: list[float] = []
         try:
             token = endpoint = None
             deadline = time.monotonic() + 120
@@ -127,38 +132,6 @@ def main() -> None:
                     sys.exit(f"the server did not start:\n{text}")
                 time.sleep(0.2)
             time.sleep(1.0)
-            rss_before = psutil.Process(server.pid).memory_info().rss
-            sampler = RssSampler(server.pid)
-            sampler.start()
-            started = time.perf_counter()
-            result = subprocess.run(
-                [
-                    "curl",
-                    "-sS",
-                    "--fail-with-body",
-                    "-H",
-                    f"Authorization: Bearer {token}",
-                    "-F",
-                    "title=Benchmark recording",
-                    "-F",
-                    "source_type=interview",
-                    "-F",
-                    "file_kind=recording",
-                    "-F",
-                    f"file=@{sample}",
-                    f"http://127.0.0.1:{port}/api/v1/sources",
-                ],
-                capture_output=True,
-                text=True,
-            )
-            api_seconds = time.perf_counter() - started
-            sampler.stop_event.set()
-            sampler.join()
-            if result.returncode != 0:
-                sys.exit(f"upload failed: {result.stdout} {result.stderr}")
-            uploaded = json.loads(result.stdout)
-            assert uploaded["files"][0]["size_bytes"] == size
-
             creds = json.loads((data_dir / "objects" / "s3-credentials.json").read_text())
             client = Minio(
                 endpoint,
@@ -166,10 +139,44 @@ def main() -> None:
                 secret_key=creds["secret_key"],
                 secure=False,
             )
-            started = time.perf_counter()
-            client.fput_object("derived", "bench/direct-put.wav", str(sample))
-            direct_seconds = time.perf_counter() - started
-            client.remove_object("derived", "bench/direct-put.wav")
+            rss_before = psutil.Process(server.pid).memory_info().rss
+            sampler = RssSampler(server.pid)
+            sampler.start()
+            # Alternate the two paths so that both see the same machine; report medians.
+            for run in range(args.runs):
+                started = time.perf_counter()
+                result = subprocess.run(
+                    [
+                        "curl",
+                        "-sS",
+                        "--fail-with-body",
+                        "-H",
+                        f"Authorization: Bearer {token}",
+                        "-F",
+                        f"title=Benchmark recording {run}",
+                        "-F",
+                        "source_type=interview",
+                        "-F",
+                        "file_kind=recording",
+                        "-F",
+                        f"file=@{sample}",
+                        f"http://127.0.0.1:{port}/api/v1/sources",
+                    ],
+                    capture_output=True,
+                    text=True,
+                )
+                api_seconds.append(time.perf_counter() - started)
+                if result.returncode != 0:
+                    sys.exit(f"upload failed: {result.stdout} {result.stderr}")
+                uploaded = json.loads(result.stdout)
+                assert uploaded["files"][0]["size_bytes"] == size
+
+                started = time.perf_counter()
+                client.fput_object("derived", f"bench/direct-put-{run}.wav", str(sample))
+                direct_seconds.append(time.perf_counter() - started)
+                client.remove_object("derived", f"bench/direct-put-{run}.wav")
+            sampler.stop_event.set()
+            sampler.join()
         finally:
             server.send_signal(signal.SIGINT)
             try:
@@ -177,23 +184,24 @@ def main() -> None:
             except subprocess.TimeoutExpired:
                 os.killpg(server.pid, signal.SIGKILL)
 
-    api_rate = size / MIB / api_seconds
-    direct_rate = size / MIB / direct_seconds
+    api_rate = size / MIB / statistics.median(api_seconds)
+    direct_rate = size / MIB / statistics.median(direct_seconds)
     report = {
         "benchmark": "upload",
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": machine(),
         "file_mib": size / MIB,
-        "api_seconds": round(api_seconds, 2),
+        "runs": args.runs,
+        "api_seconds": [round(t, 2) for t in api_seconds],
+        "direct_put_seconds": [round(t, 2) for t in direct_seconds],
         "api_mib_per_s": round(api_rate, 1),
-        "direct_put_seconds": round(direct_seconds, 2),
         "direct_put_mib_per_s": round(direct_rate, 1),
         "api_over_direct": round(api_rate / direct_rate, 3),
         "api_rss_before_mib": round(rss_before / MIB, 1),
         "api_rss_peak_mib": round(sampler.peak / MIB, 1),
         "api_rss_growth_mib": round((sampler.peak - rss_before) / MIB, 1),
-        "notes": "client: curl -F; server: qualarchive serve, embedded SeaweedFS; "
-        "direct: minio fput_object of the same file to the same server",
+        "notes": "medians of alternating runs; client: curl -F; server: qualarchive serve with "
+        "its embedded SeaweedFS; direct: minio fput_object of the same file to the same server",
     }
     args.out.mkdir(parents=True, exist_ok=True)
     path = args.out / f"upload-{datetime.now(UTC):%Y-%m-%d}.json"

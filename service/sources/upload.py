@@ -8,6 +8,8 @@ go straight on to the object store as they arrive.
 
 from __future__ import annotations
 
+import asyncio
+import queue
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -24,19 +26,54 @@ MAX_FIELD_BYTES = 64 * 1024
 MAX_PARTS = 200
 
 
-def request_chunks(request: Request) -> Iterator[bytes]:
-    """The request body, chunk by chunk, for a sync route running in the threadpool.
+# How far the event loop may read ahead of the route's thread, in chunks (each at most one
+# socket read, 64 KiB with uvicorn): about 4 MiB.
+READ_AHEAD_CHUNKS = 64
+_END = object()
 
+
+def request_chunks(request: Request) -> Iterator[bytes]:
+    """The request body chunk by chunk, for a sync route running in the threadpool.
+
+    A task on the event loop keeps reading the body into a bounded queue while this thread
+    parses, hashes and stores what came before, so receiving overlaps with the work.
     Raises ``starlette.requests.ClientDisconnect`` if the client goes away.
     """
-    stream = request.stream()
-    while True:
+    loop: asyncio.AbstractEventLoop = anyio.from_thread.run_sync(asyncio.get_running_loop)
+    chunks: queue.SimpleQueue[object] = queue.SimpleQueue()
+    room: asyncio.Semaphore | None = None
+
+    async def pump() -> None:
+        nonlocal room
+        room = asyncio.Semaphore(READ_AHEAD_CHUNKS)
         try:
-            chunk = anyio.from_thread.run(stream.__anext__)
-        except StopAsyncIteration:
-            return
-        if chunk:
-            yield chunk
+            async for chunk in request.stream():
+                if chunk:
+                    await room.acquire()
+                    chunks.put(chunk)
+        except BaseException as exc:  # handed to the consumer, which raises it
+            chunks.put(exc)
+            if isinstance(exc, asyncio.CancelledError):
+                raise
+        else:
+            chunks.put(_END)
+
+    def make_room() -> None:
+        if room is not None:
+            room.release()
+
+    task = asyncio.run_coroutine_threadsafe(pump(), loop)
+    try:
+        while True:
+            item = chunks.get()
+            if item is _END:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            loop.call_soon_threadsafe(make_room)
+            yield item  # type: ignore[misc]
+    finally:
+        task.cancel()
 
 
 @dataclass

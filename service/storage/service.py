@@ -117,7 +117,9 @@ class ObjectStore:
         digest = hashlib.sha256()
         size = 0
         head = b""
-        buffer = bytearray()
+        # Chunks wait here until a part is full; joining them is the one copy a part costs.
+        pending: list[bytes] = []
+        pending_size = 0
         upload_id: str | None = None
         futures: list[Future[Part]] = []
         pool: ThreadPoolExecutor | None = None
@@ -127,6 +129,21 @@ class ObjectStore:
             assert upload_id is not None
             etag = self.client._upload_part(bucket, key, data, None, upload_id, number)
             return Part(number, etag)
+
+        def take_part() -> bytes:
+            # Whole chunks up to the part size, then the head of the chunk that straddles it.
+            nonlocal pending, pending_size
+            taken, total = [], 0
+            while total + len(pending[0]) <= self.part_bytes:
+                total += len(pending[0])
+                taken.append(pending.pop(0))
+            cut = self.part_bytes - total
+            if cut:
+                straddling = pending[0]
+                taken.append(straddling[:cut])
+                pending[0] = straddling[cut:]
+            pending_size -= self.part_bytes
+            return b"".join(taken)
 
         try:
             for chunk in chunks:
@@ -139,12 +156,11 @@ class ObjectStore:
                     if len(head) >= head_bytes and on_head is not None:
                         on_head(head)
                         on_head = None
-                buffer += chunk
-                while len(buffer) >= self.part_bytes + 1:
-                    # Keep at least one byte back so the final part is never empty.
-                    with memoryview(buffer) as view:
-                        data = bytes(view[: self.part_bytes])  # the one copy a part needs
-                    del buffer[: self.part_bytes]
+                pending.append(chunk)
+                pending_size += len(chunk)
+                # Keep at least one byte back so that the final part is never empty.
+                while pending_size > self.part_bytes:
+                    data = take_part()
                     if upload_id is None:
                         upload_id = self.client._create_multipart_upload(
                             bucket, key, {"Content-Type": content_type}
@@ -158,13 +174,15 @@ class ObjectStore:
                     futures.append(pool.submit(send, data, part_number))
             if on_head is not None:
                 on_head(head)
+            last = b"".join(pending)
             if upload_id is None:
                 self.client.put_object(
-                    bucket, key, io.BytesIO(buffer), len(buffer), content_type=content_type
+                    bucket, key, io.BytesIO(last), len(last), content_type=content_type
                 )
             else:
+                assert pool is not None
                 part_number += 1
-                futures.append(pool.submit(send, bytes(buffer), part_number))  # type: ignore[union-attr]
+                futures.append(pool.submit(send, last, part_number))
                 parts = [f.result() for f in futures]
                 self.client._complete_multipart_upload(bucket, key, upload_id, parts)
         except BaseException:
