@@ -15,9 +15,6 @@ import argparse
 import json
 import os
 import re
-import signal
-import socket
-import subprocess
 import sys
 import tempfile
 import time
@@ -26,33 +23,13 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.corpus import generate  # noqa: E402
+from bench.harness import Serve, cost, machine, rate  # noqa: E402
 
 BIN = Path(sys.executable).parent
 TOKEN = re.compile(r"\bqa_[A-Za-z0-9_-]{20,}")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def machine() -> dict[str, Any]:
-    cpu = "unknown"
-    with open("/proc/cpuinfo") as info:
-        for line in info:
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    return {
-        "cpu": cpu,
-        "cores": os.cpu_count(),
-        "ram_gib": round(psutil.virtual_memory().total / 1024**3, 1),
-    }
 
 
 def ingest(api: httpx.Client, entries: list[dict[str, Any]], corpus: Path) -> dict[str, Any]:
@@ -90,10 +67,14 @@ def ingest(api: httpx.Client, entries: list[dict[str, Any]], corpus: Path) -> di
             time.sleep(0.1)
     return {
         "files": len(ids),
-        "upload_seconds": round(uploaded, 3),
-        "seconds_until_ready": round(time.perf_counter() - started, 3),
+        "upload_seconds": uploaded,
+        "seconds_until_ready": time.perf_counter() - started,
         "failed": failed,
     }
+
+
+def _costs(run: dict[str, Any]) -> dict[str, Any]:
+    return {k: cost(v, 3) if isinstance(v, float) else v for k, v in run.items()}
 
 
 def latest_baseline(path: Path | None) -> dict[str, Any] | None:
@@ -132,54 +113,17 @@ def main() -> None:
         docx = [e for e in entries if e["format"] == "docx"]
         pages = sum(int(e["pages"]) for e in pdfs)
 
-        port = free_port()
-        log = work / "serve.log"
-        env = {k: v for k, v in os.environ.items() if not k.startswith("QUALARCHIVE_")}
-        env |= {
-            "QUALARCHIVE_DATA_DIR": str(work / "data"),
-            "QUALARCHIVE_WORKERS": str(os.cpu_count() or 2),
-            "HOME": str(work),
-        }
-        with log.open("wb") as out:
-            server = subprocess.Popen(
-                [str(BIN / "qualarchive"), "serve", "--port", str(port)],
-                env=env,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
+        server = Serve(work, QUALARCHIVE_WORKERS=str(os.cpu_count() or 2))
         try:
-            deadline = time.monotonic() + 120
-            token = None
-            while token is None:
-                found = TOKEN.search(log.read_text(errors="replace"))
-                token = found.group(0) if found else None
-                if server.poll() is not None or time.monotonic() > deadline:
-                    sys.exit(f"the server did not start:\n{log.read_text()}")
-                time.sleep(0.2)
-            api = httpx.Client(
-                base_url=f"http://127.0.0.1:{port}/api/v1",
-                headers={"Authorization": f"Bearer {token}"},
-                timeout=120,
-            )
-            while True:
-                try:
-                    if httpx.get(f"http://127.0.0.1:{port}/readyz").status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    time.sleep(0.2)
+            api = server.api()
             # Warm-up: the first job starts each worker's extraction sandbox.
             warm = ingest(api, pdfs[:2], corpus)
             pdf_run = ingest(api, pdfs, corpus)
             docx_run = ingest(api, docx, corpus)
         finally:
-            server.send_signal(signal.SIGINT)
-            try:
-                server.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                os.killpg(server.pid, signal.SIGKILL)
+            server.stop()
             if args.server_log:
-                args.server_log.write_bytes(log.read_bytes())
+                args.server_log.write_bytes(server.log.read_bytes())
 
     pages_per_s = pages / pdf_run["seconds_until_ready"]
     report: dict[str, Any] = {
@@ -193,11 +137,11 @@ def main() -> None:
             "seed": args.seed,
         },
         "workers": os.cpu_count() or 2,
-        "warm_up": warm,
-        "pdf": {**pdf_run, "pages_per_second": round(pages_per_s, 1)},
+        "warm_up": _costs(warm),
+        "pdf": {**_costs(pdf_run), "pages_per_second": rate(pages_per_s)},
         "docx": {
-            **docx_run,
-            "files_per_second": round(len(docx) / docx_run["seconds_until_ready"], 2),
+            **_costs(docx_run),
+            "files_per_second": rate(len(docx) / docx_run["seconds_until_ready"], 2),
         },
     }
     baseline = latest_baseline(args.baseline)
@@ -206,11 +150,11 @@ def main() -> None:
         raw = baseline.get("pypdfium2", {}).get("pages_per_second")
         if raw:
             report["baseline"]["pypdfium2_pages_per_second"] = raw
-            report["baseline"]["ingest_over_pypdfium2"] = round(pages_per_s / raw, 3)
+            report["baseline"]["ingest_over_pypdfium2"] = rate(pages_per_s / raw, 3)
         fast = (baseline.get("unstructured_fast") or {}).get("pages_per_second")
         if fast:
             report["baseline"]["unstructured_fast_pages_per_second"] = fast
-            report["baseline"]["ingest_over_unstructured_fast"] = round(pages_per_s / fast, 1)
+            report["baseline"]["ingest_over_unstructured_fast"] = rate(pages_per_s / fast)
     args.out.mkdir(parents=True, exist_ok=True)
     path = args.out / f"ingest-{datetime.now(UTC):%Y-%m-%d}.json"
     path.write_text(json.dumps(report, indent=2) + "\n")

@@ -14,11 +14,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import re
 import shutil
-import signal
-import socket
 import statistics
 import struct
 import subprocess
@@ -32,26 +29,13 @@ from pathlib import Path
 import psutil
 from minio import Minio
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from bench.harness import Serve, cost, machine, rate  # noqa: E402
+
 BIN = Path(sys.executable).parent
 TOKEN = re.compile(r"\bqa_[A-Za-z0-9_-]{20,}")
 STORE = re.compile(r"embedded SeaweedFS at (127\.0\.0\.1:\d+)")
 MIB = 1024 * 1024
-
-
-def machine() -> dict[str, object]:
-    cpu = "unknown"
-    with open("/proc/cpuinfo") as info:
-        for line in info:
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    return {
-        "cpu": cpu,
-        "cores": os.cpu_count(),
-        "ram_gib": round(psutil.virtual_memory().total / 1024**3, 1),
-        "python": platform.python_version(),
-        "system": platform.platform(),
-    }
 
 
 def make_wav(path: Path, mib: int) -> None:
@@ -67,12 +51,6 @@ def make_wav(path: Path, mib: int) -> None:
         while remaining > 0:
             out.write(block[: min(len(block), remaining)])
             remaining -= len(block)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class RssSampler(threading.Thread):
@@ -101,40 +79,18 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory(prefix="qa-bench-upload-") as tmp:
         work = Path(tmp)
-        data_dir = work / "data"
         sample = work / "recording.wav"
         make_wav(sample, args.mib)
         size = sample.stat().st_size
 
-        port = free_port()
-        log = work / "serve.log"
-        env = {k: v for k, v in os.environ.items() if not k.startswith("QUALARCHIVE_")}
-        env |= {"QUALARCHIVE_DATA_DIR": str(data_dir), "HOME": str(work)}
-        with log.open("wb") as out:
-            server = subprocess.Popen(
-                [str(BIN / "qualarchive"), "serve", "--port", str(port)],
-                env=env,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
+        server = Serve(work)
         api_seconds: list[float] = []
         direct_seconds: list[float] = []
         try:
-            token = endpoint = None
-            deadline = time.monotonic() + 120
-            while token is None or endpoint is None:
-                text = log.read_text(errors="replace")
-                found_token, found_store = TOKEN.search(text), STORE.search(text)
-                token = found_token.group(0) if found_token else None
-                endpoint = found_store.group(1) if found_store else None
-                if server.poll() is not None or time.monotonic() > deadline:
-                    sys.exit(f"the server did not start:\n{text}")
-                time.sleep(0.2)
             time.sleep(1.0)
-            creds = json.loads((data_dir / "objects" / "s3-credentials.json").read_text())
+            creds = json.loads((server.data_dir / "objects" / "s3-credentials.json").read_text())
             client = Minio(
-                endpoint,
+                server.store_endpoint,
                 access_key=creds["access_key"],
                 secret_key=creds["secret_key"],
                 secure=False,
@@ -151,7 +107,7 @@ def main() -> None:
                         "-sS",
                         "--fail-with-body",
                         "-H",
-                        f"Authorization: Bearer {token}",
+                        f"Authorization: Bearer {server.token}",
                         "-F",
                         f"title=Benchmark recording {run}",
                         "-F",
@@ -160,7 +116,7 @@ def main() -> None:
                         "file_kind=recording",
                         "-F",
                         f"file=@{sample}",
-                        f"http://127.0.0.1:{port}/api/v1/sources",
+                        f"{server.url}/api/v1/sources",
                     ],
                     capture_output=True,
                     text=True,
@@ -178,11 +134,7 @@ def main() -> None:
             sampler.stop_event.set()
             sampler.join()
         finally:
-            server.send_signal(signal.SIGINT)
-            try:
-                server.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                os.killpg(server.pid, signal.SIGKILL)
+            server.stop()
 
     api_rate = size / MIB / statistics.median(api_seconds)
     direct_rate = size / MIB / statistics.median(direct_seconds)
@@ -192,14 +144,14 @@ def main() -> None:
         "machine": machine(),
         "file_mib": size / MIB,
         "runs": args.runs,
-        "api_seconds": [round(t, 2) for t in api_seconds],
-        "direct_put_seconds": [round(t, 2) for t in direct_seconds],
-        "api_mib_per_s": round(api_rate, 1),
-        "direct_put_mib_per_s": round(direct_rate, 1),
-        "api_over_direct": round(api_rate / direct_rate, 3),
-        "api_rss_before_mib": round(rss_before / MIB, 1),
-        "api_rss_peak_mib": round(sampler.peak / MIB, 1),
-        "api_rss_growth_mib": round((sampler.peak - rss_before) / MIB, 1),
+        "api_seconds": [cost(t) for t in api_seconds],
+        "direct_put_seconds": [cost(t) for t in direct_seconds],
+        "api_mib_per_s": rate(api_rate),
+        "direct_put_mib_per_s": rate(direct_rate),
+        "api_over_direct": rate(api_rate / direct_rate, 3),
+        "api_rss_before_mib": cost(rss_before / MIB, 1),
+        "api_rss_peak_mib": cost(sampler.peak / MIB, 1),
+        "api_rss_growth_mib": cost((sampler.peak - rss_before) / MIB, 1),
         "notes": "medians of alternating runs; client: curl -F; server: qualarchive serve with "
         "its embedded SeaweedFS; direct: minio fput_object of the same file to the same server",
     }

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 import pytest
 
 from service.storage.embedded import EmbeddedS3
+from service.storage.service import _is_loopback
 from tests.conftest import RUN, make_test_store
 
 PART = 5 * 1024 * 1024
@@ -48,3 +49,21 @@ def test_failure_mid_stream_leaves_no_object(s3: EmbeddedS3) -> None:
     assert not store.exists(store.originals, "broken")
     uploads = list(store.client._list_multipart_uploads(store.originals).uploads)
     assert uploads == []
+
+
+@pytest.mark.parametrize(
+    ("host", "loopback"),
+    [
+        ("127.0.0.1:8333", True),
+        ("127.3.2.1", True),
+        ("localhost:9000", True),
+        ("[::1]:9000", True),
+        ("::1", True),
+        ("minio:9000", False),
+        ("10.0.0.5:9000", False),
+        ("[2001:db8::1]:9000", False),
+        ("s3.eu-west-2.amazonaws.com", False),
+    ],
+)
+def test_only_loopback_endpoints_skip_payload_hashing(host: str, loopback: bool) -> None:
+    assert _is_loopback(host) is loopback

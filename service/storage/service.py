@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import hashlib
 import io
+import ipaddress
 import logging
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 import urllib3
 from minio import Minio
+from minio.credentials import Credentials
 from minio.datatypes import Part
 from minio.deleteobjects import DeleteObject
 from minio.error import S3Error
@@ -21,6 +24,43 @@ log = logging.getLogger(__name__)
 
 # S3's smallest multipart part (except the last one).
 MIN_PART_BYTES = 5 * 1024**2
+
+
+class _Client(Minio):
+    """``Minio`` that, on a loopback endpoint, does not hash request bodies for the signature.
+
+    Over plain HTTP minio-py signs a SHA-256 of every body it sends (over TLS it already sends
+    ``UNSIGNED-PAYLOAD``). For an S3 server on this same machine there is no network for the
+    payload hash to protect, and it costs a second full SHA-256 pass over every upload; the
+    archive's own SHA-256 of each original, recorded at upload, is what fixity checks rely on.
+    Requests are still signed (and authenticated) in full.
+    """
+
+    def _build_headers(
+        self,
+        host: str,
+        headers: dict[str, Any] | None = None,
+        body: bytes | None = None,
+        creds: Credentials | None = None,
+    ) -> tuple[dict[str, Any], datetime]:
+        if not body or not creds or not _is_loopback(host):
+            return super()._build_headers(host, headers, body, creds)
+        headers, date = super()._build_headers(host, headers, None, creds)
+        headers["Content-Length"] = str(len(body))
+        headers["x-amz-content-sha256"] = "UNSIGNED-PAYLOAD"
+        return headers, date
+
+
+def _is_loopback(host: str) -> bool:
+    name = (
+        host.rsplit(":", 1)[0].strip("[]") if host.count(":") <= 1 or host.startswith("[") else host
+    )
+    if name == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
 
 
 class StoreUnavailable(Exception):
@@ -58,7 +98,7 @@ class ObjectStore:
             retries=urllib3.Retry(total=2, backoff_factor=0.2, status_forcelist=[502, 503, 504]),
             maxsize=32,
         )
-        self.client = Minio(
+        self.client = _Client(
             endpoint,
             access_key=access_key,
             secret_key=secret_key,
