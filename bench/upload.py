@@ -6,7 +6,7 @@ the same file straight into the same server with the ``minio`` client. Reports M
 and their ratio (medians of alternating runs), and the API process's resident memory before
 and at its peak during the uploads.
 
-    python bench/upload.py [--mib 2048] [--runs 3] [--out bench/results]
+    python bench/upload.py [--mib 2048] [--runs 5] [--out bench/results]
 """
 
 from __future__ import annotations
@@ -71,7 +71,7 @@ class RssSampler(threading.Thread):
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--mib", type=int, default=2048, help="file size in MiB")
-    parser.add_argument("--runs", type=int, default=3, help="alternating runs of each path")
+    parser.add_argument("--runs", type=int, default=5, help="alternating runs of each path")
     parser.add_argument("--out", type=Path, default=Path("bench/results"))
     args = parser.parse_args()
     if shutil.which("curl") is None:
