@@ -30,13 +30,8 @@ def get_session(runtime: RuntimeDep) -> Iterator[Session]:
 
     Services never commit; jobs registered with ``after_commit`` are handed over here.
     """
-    with Session(runtime.engine, expire_on_commit=False) as session:
-        try:
-            yield session
-            session.commit()
-        except BaseException:
-            session.rollback()
-            raise
+    with transaction(runtime.engine) as session:
+        yield session
 
 
 # scope="function": the commit happens before the response leaves, so a 201 means committed.

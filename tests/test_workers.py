@@ -119,22 +119,27 @@ def test_celery_worker_runs_jobs_and_redrives_a_killed_workers_job(
             rt.close()
 
 
-def test_sweeper_redrives_a_job_whose_worker_vanished(researcher: Api, clean: Runtime) -> None:
-    """In-process mode: a job left running by a crashed server is picked up again."""
-    body = researcher.upload([("notes.txt", b"Notes that were being extracted.\n")]).json()
-    researcher.wait(body["id"])
-    job_id = uuid.UUID(body["files"][0]["job_id"])
-    # Make it look as if a server died in the middle of this job a while ago.
-    with transaction(clean.engine) as session:
+def abandon(runtime: Runtime, job_id: uuid.UUID, *, attempts: int) -> None:
+    """Make it look as if the worker holding this job died a while ago."""
+    with transaction(runtime.engine) as session:
         session.execute(
             update(Job)
             .where(Job.id == job_id)
             .values(
                 status="running",
+                attempts=attempts,
                 claimed_by="gone:1:1",
                 lease_expires_at=utcnow() - timedelta(seconds=5),
             )
         )
+
+
+def test_sweeper_redrives_a_job_whose_worker_vanished(researcher: Api, clean: Runtime) -> None:
+    """In-process mode: a job left running by a crashed server is picked up again."""
+    body = researcher.upload([("notes.txt", b"Notes that were being extracted.\n")]).json()
+    researcher.wait(body["id"])
+    job_id = uuid.UUID(body["files"][0]["job_id"])
+    abandon(clean, job_id, attempts=1)
     deadline = time.monotonic() + 30
     while job_status(clean, str(job_id)) != "succeeded":
         assert time.monotonic() < deadline
@@ -147,17 +152,7 @@ def test_job_that_keeps_killing_its_worker_ends_failed(researcher: Api, clean: R
     body = researcher.upload([("notes.txt", b"Notes.\n")]).json()
     researcher.wait(body["id"])
     job_id = uuid.UUID(body["files"][0]["job_id"])
-    with transaction(clean.engine) as session:
-        session.execute(
-            update(Job)
-            .where(Job.id == job_id)
-            .values(
-                status="running",
-                attempts=3,
-                claimed_by="gone:1:1",
-                lease_expires_at=utcnow() - timedelta(seconds=5),
-            )
-        )
+    abandon(clean, job_id, attempts=3)
     deadline = time.monotonic() + 30
     while job_status(clean, str(job_id)) != "failed":
         assert time.monotonic() < deadline

@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import and_, or_, update
+from sqlalchemy import ColumnElement, and_, or_, update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
@@ -73,17 +73,19 @@ class Claim:
     job: Job
     worker: str
 
+    def held(self) -> ColumnElement[bool]:
+        """The condition that the job is still running under this claim."""
+        return and_(
+            col(Job.id) == self.job.id,
+            col(Job.status) == JobStatus.running,
+            col(Job.claimed_by) == self.worker,
+        )
+
     def _finish(self, session: Session, status: JobStatus, error: str | None) -> None:
         now = utcnow()
         result = session.execute(
             update(Job)
-            .where(
-                and_(
-                    Job.id == self.job.id,  # type: ignore[arg-type]
-                    Job.status == JobStatus.running,  # type: ignore[arg-type]
-                    Job.claimed_by == self.worker,  # type: ignore[arg-type]
-                )
-            )
+            .where(self.held())
             .values(
                 status=status, error=error, finished_at=now, updated_at=now, lease_expires_at=None
             )
@@ -146,13 +148,7 @@ def holding_lease(*, engine: Engine, claim: Claim, lease: timedelta) -> Iterator
                 with transaction(engine) as session:
                     result = session.execute(
                         update(Job)
-                        .where(
-                            and_(
-                                Job.id == claim.job.id,  # type: ignore[arg-type]
-                                Job.status == JobStatus.running,  # type: ignore[arg-type]
-                                Job.claimed_by == claim.worker,  # type: ignore[arg-type]
-                            )
-                        )
+                        .where(claim.held())
                         .values(lease_expires_at=utcnow() + lease, updated_at=utcnow())
                     )
                     if result.rowcount != 1:  # type: ignore[attr-defined]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Callable
 from typing import Annotated, Any, Literal
 from urllib.parse import quote
 
@@ -39,6 +40,7 @@ from service.errors import (
     UnsupportedMediaType,
     responses,
 )
+from service.runtime import Runtime
 from service.sources import service as sources_service
 from service.sources.models import FileKind, Level, ParticipantRole, SourceStatus, SourceType
 from service.sources.upload import MultipartReader, request_chunks
@@ -102,16 +104,30 @@ _SOURCE_FIELDS = {
 }
 
 
-def _refuse_oversized(request: Request, max_file_bytes: int) -> None:
-    # A request can carry several files; refuse outright only what no valid request could be.
+def _receive(
+    request: Request,
+    runtime: Runtime,
+    source_id: uuid.UUID,
+    check_fields: Callable[[dict[str, list[str]]], object],
+) -> sources_service.Upload:
+    """Stream the request's files into the object store; refuse what is too large outright."""
+    # A request can carry several files; refuse at once only what no valid request could be.
     declared = request.headers.get("content-length")
-    limit = max_file_bytes * sources_service.MAX_FILES_PER_REQUEST + 1024**2
+    max_file = runtime.settings.max_upload_bytes
+    limit = max_file * sources_service.MAX_FILES_PER_REQUEST + 1024**2
     if declared and declared.isdigit() and int(declared) > limit:
         raise PayloadTooLarge(f"The request is larger than the limit of {limit:,} bytes.")
-
-
-def _reader(request: Request) -> MultipartReader:
-    return MultipartReader(request_chunks(request), request.headers.get("content-type"))
+    reader = MultipartReader(request_chunks(request), request.headers.get("content-type"))
+    try:
+        return sources_service.receive(
+            reader=reader,
+            store=runtime.store,
+            settings=runtime.settings,
+            source_id=source_id,
+            check_fields=check_fields,
+        )
+    except ClientDisconnect:
+        raise BadRequest("The client disconnected before the upload finished.") from None
 
 
 @router.post(
@@ -126,18 +142,8 @@ def create_source(
 ) -> SourceRead:
     """Create a source with its originals (multipart: metadata fields and file parts)."""
     ensure_may_write_sources(principal)
-    _refuse_oversized(request, runtime.settings.max_upload_bytes)
     source_id = new_id()
-    try:
-        upload = sources_service.receive(
-            reader=_reader(request),
-            store=runtime.store,
-            settings=runtime.settings,
-            source_id=source_id,
-            check_fields=sources_service.parse_metadata,
-        )
-    except ClientDisconnect:
-        raise BadRequest("The client disconnected before the upload finished.") from None
+    upload = _receive(request, runtime, source_id, sources_service.parse_metadata)
     with sources_service.undo_on_failure(session, runtime.store, upload):
         metadata = sources_service.parse_metadata(upload.fields)
         source = sources_service.create(
@@ -171,17 +177,7 @@ def attach_files(
     sources_service.get_or_raise(session=session, source_id=source_id)
     # Let go of the read transaction while the upload streams in.
     session.rollback()
-    _refuse_oversized(request, runtime.settings.max_upload_bytes)
-    try:
-        upload = sources_service.receive(
-            reader=_reader(request),
-            store=runtime.store,
-            settings=runtime.settings,
-            source_id=source_id,
-            check_fields=sources_service.check_attach_fields,
-        )
-    except ClientDisconnect:
-        raise BadRequest("The client disconnected before the upload finished.") from None
+    upload = _receive(request, runtime, source_id, sources_service.check_attach_fields)
     with sources_service.undo_on_failure(session, runtime.store, upload):
         source = sources_service.get_or_raise(session=session, source_id=source_id)
         sources_service.attach(
