@@ -173,7 +173,10 @@ def test_analyst_never_gets_an_original(researcher: Api, analyst: Api) -> None:
     file_id = created["files"][0]["id"]
     response = analyst.get(f"/sources/{created['id']}/files/{file_id}/content")
     assert response.status_code == 403
-    assert analyst.get(f"/sources/{created['id']}").status_code == 200  # metadata is for all
+    seen = analyst.get(f"/sources/{created['id']}")
+    assert seen.status_code == 200  # metadata is for all ...
+    assert seen.json()["files"][0]["original_filename"] is None  # ... but filenames name people
+    assert seen.json()["files"][0]["sha256"] == created["files"][0]["sha256"]
 
 
 def test_only_admins_delete_and_delete_removes_everything(admin: Api, researcher: Api) -> None:

@@ -20,9 +20,13 @@ def require_role(principal: Principal, *roles: Role) -> None:
         raise Forbidden(f"This needs the {allowed} role; you are {principal.role.value}.")
 
 
+def may_read_identifiable(principal: Principal, *, site_id: uuid.UUID | None) -> bool:
+    """Originals, raw extracted text and original filenames: researchers and admins."""
+    return principal.role is not Role.analyst
+
+
 def ensure_may_read_identifiable(principal: Principal, *, site_id: uuid.UUID | None) -> None:
-    """Originals and raw extracted text: researchers and admins, never analysts."""
-    if principal.role is Role.analyst:
+    if not may_read_identifiable(principal, site_id=site_id):
         raise Forbidden(
             "Analysts work with de-identified material only; originals and raw text are "
             "identifiable."

@@ -155,7 +155,7 @@ def create_source(
             source_id=source_id,
             submit=runtime.dispatcher.submit,
         )
-        return sources_service.describe(session=session, sources=[source])[0]
+        return sources_service.describe(session=session, sources=[source], principal=principal)[0]
 
 
 @router.post(
@@ -188,7 +188,7 @@ def attach_files(
             settings=runtime.settings,
             submit=runtime.dispatcher.submit,
         )
-        return sources_service.describe(session=session, sources=[source])[0]
+        return sources_service.describe(session=session, sources=[source], principal=principal)[0]
 
 
 @router.get(
@@ -204,7 +204,8 @@ def list_sources(
         session=session, filters=query, limit=query.limit, cursor=query.cursor
     )
     return Page(
-        items=sources_service.describe(session=session, sources=rows), next_cursor=next_cursor
+        items=sources_service.describe(session=session, sources=rows, principal=principal),
+        next_cursor=next_cursor,
     )
 
 
@@ -216,7 +217,7 @@ def list_sources(
 def get_source(source_id: uuid.UUID, session: SessionDep, principal: CurrentUser) -> SourceRead:
     """A source's metadata, files and processing status."""
     source = sources_service.get_or_raise(session=session, source_id=source_id)
-    return sources_service.describe(session=session, sources=[source])[0]
+    return sources_service.describe(session=session, sources=[source], principal=principal)[0]
 
 
 @router.get(

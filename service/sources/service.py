@@ -20,6 +20,7 @@ from sqlmodel.sql.expression import SelectOfScalar
 from urllib3.exceptions import HTTPError as Urllib3Error
 
 from schemas.sources import FileRead, SiteRef, SourceCreate, SourceFilters, SourceRead
+from service.access.service import may_read_identifiable
 from service.auth.service import Principal
 from service.config import Settings
 from service.db import new_id, on_rollback, utcnow
@@ -420,7 +421,7 @@ def refresh_status(*, session: Session, source_id: uuid.UUID) -> Source:
     elif ExtractionStatus.failed in states:
         status = SourceStatus.failed
         reason = " ".join(
-            f"{f.original_filename or f.id}: {f.extraction_reason}"
+            f"File {f.id}: {f.extraction_reason}"
             for f in relevant
             if f.extraction_status == ExtractionStatus.failed
         )
@@ -428,9 +429,7 @@ def refresh_status(*, session: Session, source_id: uuid.UUID) -> Source:
         status = SourceStatus.ready
         partial = [f for f in relevant if f.extraction_status == ExtractionStatus.partial]
         if partial:
-            reason = " ".join(
-                f"{f.original_filename or f.id}: {f.extraction_reason}" for f in partial
-            )
+            reason = " ".join(f"File {f.id}: {f.extraction_reason}" for f in partial)
     if source.status != status or source.status_reason != reason:
         source.status = status
         source.status_reason = reason
@@ -554,8 +553,12 @@ def delete_source(*, session: Session, store: ObjectStore, source: Source) -> in
     return removed
 
 
-def describe(*, session: Session, sources: list[Source]) -> list[SourceRead]:
-    """The API view of sources, with files, roles, sites and latest jobs in four queries."""
+def describe(*, session: Session, sources: list[Source], principal: Principal) -> list[SourceRead]:
+    """The API view of sources, with files, roles, sites and latest jobs in four queries.
+
+    Original filenames often name a participant, so only those entitled to identifiable
+    material see them; the reasons in ``status_reason`` name files by id for the same reason.
+    """
     ids = [s.id for s in sources]
     files = files_of(session=session, source_ids=ids)
     roles = roles_of(session=session, source_ids=ids)
@@ -586,7 +589,14 @@ def describe(*, session: Session, sources: list[Source]) -> list[SourceRead]:
                 status=SourceStatus(source.status),
                 status_reason=source.status_reason,
                 files=[
-                    FileRead.model_validate(f).model_copy(update={"job_id": jobs.get(f.id)})
+                    FileRead.model_validate(f).model_copy(
+                        update={
+                            "job_id": jobs.get(f.id),
+                            "original_filename": f.original_filename
+                            if may_read_identifiable(principal, site_id=source.site_id)
+                            else None,
+                        }
+                    )
                     for f in files[source.id]
                 ],
                 created_at=source.created_at,
