@@ -13,6 +13,13 @@ class UserCreate(BaseModel):
 
     email: str = Field(min_length=3, max_length=320, pattern=r"^[^@\s]+@[^@\s]+$")
     role: Role
+    sites: list[str] = Field(default_factory=list, description="Codes of the user's sites")
+
+
+class UserSites(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    sites: list[str] = Field(description="Codes of the sites; replaces the current set")
 
 
 class UserRead(BaseModel):
@@ -21,6 +28,7 @@ class UserRead(BaseModel):
     id: uuid.UUID
     email: str
     role: Role
+    sites: list[str] = Field(default_factory=list)
     created_at: datetime
     disabled_at: datetime | None
 

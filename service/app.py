@@ -10,6 +10,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from service import errors
+from service.audit.router import router as audit_router
 from service.auth.router import router as auth_router
 from service.jobs.router import router as jobs_router
 from service.runtime import Runtime
@@ -58,6 +59,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     api.include_router(sites_router)
     api.include_router(jobs_router)
     api.include_router(auth_router)
+    api.include_router(audit_router)
     app.include_router(api)
 
     @app.get("/healthz", tags=["health"])

@@ -12,8 +12,10 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from sqlmodel import select
+from sqlmodel import Session, select
 
+from service.audit import service as audit_service
+from service.audit.service import SYSTEM
 from service.auth import service as auth_service
 from service.auth.models import Role, User
 from service.config import Dispatch, Mode, Settings, get_settings
@@ -24,8 +26,10 @@ app = typer.Typer(
 )
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 users_app = typer.Typer(help="Users and their tokens.", no_args_is_help=True)
+audit_app = typer.Typer(help="The audit log.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(users_app, name="users")
+app.add_typer(audit_app, name="audit")
 
 # soft_wrap: paths and tokens are printed whole, never broken across lines.
 console = Console(stderr=True, soft_wrap=True, highlight=False)
@@ -95,12 +99,14 @@ def _bootstrap_admin(settings: Settings) -> str | None:
             if session.exec(select(User.id).limit(1)).first() is not None:
                 return None
             user = auth_service.create_user(session=session, email=BOOTSTRAP_ADMIN, role=Role.admin)
-            _, secret = auth_service.issue_token(
+            token, secret = auth_service.issue_token(
                 session=session,
                 user=user,
                 name="bootstrap",
                 ttl=timedelta(days=settings.token_ttl_days),
             )
+            _audit_cli(session, "user.create", user.id, {"role": user.role, "bootstrap": True})
+            _audit_cli(session, "token.create", token.id, {"user_id": str(user.id)})
             return secret
     finally:
         engine.dispose()
@@ -212,25 +218,47 @@ def db_upgrade(revision: Annotated[str, typer.Argument()] = "head") -> None:
     console.print(f"Database at {revision}: {_redacted(settings.effective_database_url)}")
 
 
+def _audit_cli(session: Session, action: str, target_id: object, detail: dict[str, object]) -> None:
+    """Commands run by whoever holds the server's configuration: recorded as the system."""
+    kind = action.split(".", 1)[0]
+    audit_service.append(
+        session=session,
+        actor=SYSTEM,
+        action=action,
+        target_type=kind,
+        target_id=target_id,
+        detail=detail,
+    )
+
+
 @users_app.command("create")
 def users_create(
     email: Annotated[str, typer.Option(help="The user's email address")],
     role: Annotated[Role, typer.Option(help="admin, researcher or analyst")],
+    site: Annotated[list[str] | None, typer.Option(help="A site code (repeatable)")] = None,
 ) -> None:
     """Create a user and print their first token (shown only now)."""
     settings = _settings()
     engine = make_engine(settings.effective_database_url)
     from service.errors import AppError
+    from service.sites import service as sites_service
 
     try:
         with transaction(engine) as session:
             user = auth_service.create_user(session=session, email=email, role=role)
-            _, secret = auth_service.issue_token(
+            auth_service.set_sites(
+                session=session,
+                user=user,
+                site_ids=sites_service.ids_of_codes(session=session, codes=site or []),
+            )
+            token, secret = auth_service.issue_token(
                 session=session,
                 user=user,
                 name="initial",
                 ttl=timedelta(days=settings.token_ttl_days),
             )
+            _audit_cli(session, "user.create", user.id, {"role": role.value, "sites": site or []})
+            _audit_cli(session, "token.create", token.id, {"user_id": str(user.id)})
     except AppError as exc:
         console.print(f"[red]{exc.message}[/red]")
         raise typer.Exit(1) from None
@@ -254,9 +282,10 @@ def users_token(
             if user is None:
                 console.print(f"[red]No user with the email {email}.[/red]")
                 raise typer.Exit(1)
-            _, secret = auth_service.issue_token(
+            token, secret = auth_service.issue_token(
                 session=session, user=user, name=name, ttl=timedelta(days=settings.token_ttl_days)
             )
+            _audit_cli(session, "token.create", token.id, {"user_id": str(user.id)})
     finally:
         engine.dispose()
     print(secret)
@@ -274,3 +303,22 @@ def users_list() -> None:
                 print(f"{user.email}\t{user.role}{state}")
     finally:
         engine.dispose()
+
+
+@audit_app.command("verify")
+def audit_verify() -> None:
+    """Walk the audit log's hash chain; name the first event that breaks it."""
+    settings = _settings()
+    engine = make_engine(settings.effective_database_url)
+    try:
+        verdict = audit_service.verify(engine=engine)
+    finally:
+        engine.dispose()
+    if verdict.ok:
+        console.print(f"The audit log is intact: {verdict.checked} events checked.")
+        return
+    console.print(
+        f"[red]The audit log is broken at event {verdict.broken_at}:[/red] {verdict.reason} "
+        f"({verdict.checked} events before it are intact)."
+    )
+    raise typer.Exit(1)

@@ -10,6 +10,8 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlmodel import Session
 
 from service.access.service import require_role
+from service.audit import service as audit_service
+from service.audit.service import Actor
 from service.auth import service as auth_service
 from service.auth.models import Role
 from service.auth.service import Principal
@@ -41,6 +43,7 @@ _bearer = HTTPBearer(auto_error=False, description="An API token: `Authorization
 
 
 def get_principal(
+    request: Request,
     runtime: RuntimeDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
@@ -48,7 +51,10 @@ def get_principal(
         raise Unauthorized("Send an API token: Authorization: Bearer <token>.")
     # Its own short transaction: a long upload must not hold the request's transaction open.
     with transaction(runtime.engine) as session:
-        return auth_service.authenticate(session=session, secret=credentials.credentials)
+        principal = auth_service.authenticate(session=session, secret=credentials.credentials)
+    # For the refusal handler, which audits a 403 outside the request's (rolled-back) transaction.
+    request.state.principal = principal
+    return principal
 
 
 CurrentUser = Annotated[Principal, Depends(get_principal)]
@@ -65,3 +71,42 @@ def RequireRole(*roles: Role) -> Any:  # noqa: N802  (reads as a type in signatu
 
 
 AdminUser = Annotated[Principal, RequireRole(Role.admin)]
+
+
+class Audit:
+    """The audit log as one request sees it: events carry this request's user and address and
+    are written in its transaction."""
+
+    def __init__(self, session: Session, actor: Actor) -> None:
+        self.session = session
+        self.actor = actor
+
+    def record(
+        self,
+        action: str,
+        target_type: str,
+        target_id: object = None,
+        detail: dict[str, Any] | None = None,
+    ) -> None:
+        audit_service.append(
+            session=self.session,
+            actor=self.actor,
+            action=action,
+            target_type=target_type,
+            target_id=target_id,
+            detail=detail,
+        )
+
+
+def actor_of(request: Request, principal: Principal | None) -> Actor:
+    address = request.client.host if request.client else None
+    if principal is None:
+        return Actor(user_id=None, label="anonymous", client_address=address)
+    return Actor(user_id=principal.user_id, label=principal.email, client_address=address)
+
+
+def get_audit(request: Request, session: SessionDep, principal: CurrentUser) -> Audit:
+    return Audit(session, actor_of(request, principal))
+
+
+AuditDep = Annotated[Audit, Depends(get_audit)]

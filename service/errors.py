@@ -89,9 +89,38 @@ def _body(error: str, detail: str, **extra: Any) -> dict[str, Any]:
     return {"error": error, "detail": detail, **extra}
 
 
+def _audit_refusal(request: Request, exc: Forbidden) -> None:
+    """Every refusal is an audit event, written on its own since the request rolls back."""
+    from service.audit import service as audit_service
+    from service.deps import actor_of
+
+    route = request.scope.get("route")
+    params = dict(request.path_params)
+    target_type, target_id = "route", None
+    for name in ("file_id", "source_id", "participant_id", "user_id", "token_id", "job_id"):
+        if name in params:
+            target_type, target_id = name.removesuffix("_id"), params[name]
+            break
+    action = f"{request.method} {getattr(route, 'path', request.url.path)}"
+    try:
+        audit_service.append_alone(
+            engine=request.app.state.runtime.engine,
+            actor=actor_of(request, getattr(request.state, "principal", None)),
+            action=action,
+            target_type=target_type,
+            target_id=target_id,
+            outcome="refused",
+            detail={"reason": exc.message},
+        )
+    except Exception:  # noqa: BLE001  (the refusal stands even if it could not be logged)
+        log.error("could not audit a refusal of %s", action, exc_info=True)
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(AppError)
-    def _app_error(_request: Request, exc: AppError) -> JSONResponse:
+    def _app_error(request: Request, exc: AppError) -> JSONResponse:
+        if isinstance(exc, Forbidden):
+            _audit_refusal(request, exc)
         headers = dict(exc.headers or {})
         if isinstance(exc, Unauthorized):
             headers["WWW-Authenticate"] = "Bearer"

@@ -32,11 +32,13 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from service import runtime as runtime_module  # noqa: E402
 from service.app import create_app  # noqa: E402
+from service.audit.models import GENESIS_HASH, AuditHead  # noqa: E402
 from service.auth import service as auth_service  # noqa: E402
 from service.auth.models import Role  # noqa: E402
 from service.config import Dispatch, Settings  # noqa: E402
 from service.db import migrate, transaction  # noqa: E402
 from service.runtime import Runtime  # noqa: E402
+from service.sites import service as sites_service  # noqa: E402
 from service.storage.embedded import EmbeddedS3  # noqa: E402
 from service.storage.service import ObjectStore  # noqa: E402
 
@@ -202,6 +204,8 @@ def _empty_everything(runtime: Runtime) -> None:
         else:
             for table in tables:
                 session.execute(text(f"DELETE FROM {table}"))
+        # The audit chain starts again from its genesis, as on a new database.
+        session.add(AuditHead(id=1, seq=0, last_hash=GENESIS_HASH))
     for bucket in (runtime.store.originals, runtime.store.derived):
         runtime.store.remove_prefix(bucket, "")
 
@@ -281,12 +285,18 @@ class Api:
             time.sleep(0.1)
 
 
-def make_user(runtime: Runtime, role: Role, email: str | None = None) -> str:
+def make_user(runtime: Runtime, role: Role, email: str | None = None, sites: list[str] = ()) -> str:
+    """A user with a token; ``sites`` are site codes."""
     with transaction(runtime.engine) as session:
         user = auth_service.create_user(
             session=session,
             email=email or f"{role.value}-{uuid.uuid4().hex[:6]}@example.org",
             role=role,
+        )
+        auth_service.set_sites(
+            session=session,
+            user=user,
+            site_ids=sites_service.ids_of_codes(session=session, codes=list(sites)),
         )
         _, secret = auth_service.issue_token(session=session, user=user, ttl=timedelta(days=1))
     return secret

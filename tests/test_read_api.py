@@ -42,9 +42,16 @@ def test_sites_create_list_and_refusals(admin: Api, researcher: Api) -> None:
     assert rest["next_cursor"] is None
 
 
+def give_sites(admin: Api, user: Api, *codes: str) -> None:
+    me = user.get("/users/me").json()["id"]
+    response = admin.put(f"/users/{me}/sites", json={"sites": list(codes)})
+    assert response.status_code == 200, response.text
+
+
 def test_list_filters_and_cursor(admin: Api, researcher: Api) -> None:
     make_site(admin, "RXA")
     make_site(admin, "RXB")
+    give_sites(admin, researcher, "RXA", "RXB")
     created = [
         upload_notes(
             researcher,

@@ -21,20 +21,38 @@ def require_role(principal: Principal, *roles: Role) -> None:
 
 
 def may_read_identifiable(principal: Principal, *, site_id: uuid.UUID | None) -> bool:
-    """Originals, raw extracted text and original filenames: researchers and admins."""
-    return principal.role is not Role.analyst
+    """Originals, raw extracted text, original filenames and participants' identities: admins
+    everywhere; researchers for their own sites (and for material that belongs to no site)."""
+    if principal.role is Role.admin:
+        return True
+    if principal.role is Role.researcher:
+        return site_id is None or site_id in principal.site_ids
+    return False
 
 
 def ensure_may_read_identifiable(principal: Principal, *, site_id: uuid.UUID | None) -> None:
-    if not may_read_identifiable(principal, site_id=site_id):
+    if may_read_identifiable(principal, site_id=site_id):
+        return
+    if principal.role is Role.analyst:
         raise Forbidden(
             "Analysts work with de-identified material only; originals and raw text are "
             "identifiable."
         )
+    raise Forbidden(
+        "This is identifiable material of a site you do not belong to; ask an admin to add the "
+        "site to your account if you should have it."
+    )
 
 
-def ensure_may_write_sources(principal: Principal) -> None:
+def ensure_may_write_sources(principal: Principal, *, site_id: uuid.UUID | None = None) -> None:
+    """Uploads: admins anywhere; researchers for their own sites or material of no site."""
     require_role(principal, Role.admin, Role.researcher)
+    if (
+        principal.role is Role.researcher
+        and site_id is not None
+        and site_id not in principal.site_ids
+    ):
+        raise Forbidden("You can add material only to your own sites.")
 
 
 def ensure_may_delete_sources(principal: Principal) -> None:

@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import Column, ForeignKey, String, Uuid
+from sqlalchemy import Column, ForeignKey, PrimaryKeyConstraint, String, Uuid
 from sqlmodel import Field, SQLModel
 
 from service.db import UTCDateTime, new_id, utcnow
@@ -51,3 +51,19 @@ class Token(SQLModel, table=True):
     expires_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
     revoked_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
     last_used_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
+
+
+class UserSite(SQLModel, table=True):
+    """A site whose identifiable material a researcher may see."""
+
+    __tablename__ = "user_site"
+    __table_args__ = (PrimaryKeyConstraint("user_id", "site_id"),)
+
+    user_id: uuid.UUID = Field(
+        sa_column=Column(Uuid, ForeignKey("user_account.id", ondelete="CASCADE"), nullable=False)
+    )
+    site_id: uuid.UUID = Field(
+        sa_column=Column(
+            Uuid, ForeignKey("site.id", ondelete="CASCADE"), nullable=False, index=True
+        )
+    )

@@ -8,10 +8,10 @@ import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import func, update
-from sqlmodel import Session, select
+from sqlalchemy import delete, func, update
+from sqlmodel import Session, col, select
 
-from service.auth.models import Role, Token, User
+from service.auth.models import Role, Token, User, UserSite
 from service.db import utcnow
 from service.errors import Conflict, NotFound, Unauthorized
 
@@ -26,6 +26,7 @@ class Principal:
     email: str
     role: Role
     token_id: uuid.UUID
+    site_ids: frozenset[uuid.UUID] = frozenset()
 
 
 def hash_token(token: str) -> str:
@@ -96,7 +97,25 @@ def authenticate(*, session: Session, secret: str) -> Principal:
     # Record use at most once a minute, so reads do not each cost a write.
     if token.last_used_at is None or now - token.last_used_at > timedelta(minutes=1):
         session.execute(update(Token).where(Token.id == token.id).values(last_used_at=now))  # type: ignore[arg-type]
-    return Principal(user_id=user.id, email=user.email, role=Role(user.role), token_id=token.id)
+    return Principal(
+        user_id=user.id,
+        email=user.email,
+        role=Role(user.role),
+        token_id=token.id,
+        site_ids=frozenset(site_ids_of(session=session, user_id=user.id)),
+    )
+
+
+def site_ids_of(*, session: Session, user_id: uuid.UUID) -> list[uuid.UUID]:
+    return list(session.exec(select(UserSite.site_id).where(UserSite.user_id == user_id)))
+
+
+def set_sites(*, session: Session, user: User, site_ids: list[uuid.UUID]) -> None:
+    """Replace the user's sites."""
+    session.execute(delete(UserSite).where(col(UserSite.user_id) == user.id))
+    for site_id in dict.fromkeys(site_ids):
+        session.add(UserSite(user_id=user.id, site_id=site_id))
+    session.flush()
 
 
 def list_tokens(*, session: Session, user_id: uuid.UUID) -> list[Token]:

@@ -10,7 +10,7 @@ from schemas.pages import Page
 from schemas.sites import SiteCreate, SiteRead
 from service.access.service import require_role
 from service.auth.models import Role
-from service.deps import CurrentUser, SessionDep
+from service.deps import AuditDep, CurrentUser, SessionDep
 from service.errors import Conflict, Forbidden, Unauthorized, Unprocessable, responses
 from service.sites import service as sites_service
 
@@ -23,10 +23,14 @@ router = APIRouter(tags=["sites"])
     response_model=SiteRead,
     responses=responses(Unauthorized, Forbidden, Conflict, Unprocessable),
 )
-def create_site(data: SiteCreate, session: SessionDep, principal: CurrentUser) -> SiteRead:
+def create_site(
+    data: SiteCreate, session: SessionDep, principal: CurrentUser, audit: AuditDep
+) -> SiteRead:
     """Create a site (admins)."""
     require_role(principal, Role.admin)
-    return SiteRead.model_validate(sites_service.create(session=session, data=data))
+    site = sites_service.create(session=session, data=data)
+    audit.record("site.create", "site", site.id, {"code": site.code})
+    return SiteRead.model_validate(site)
 
 
 @router.get(

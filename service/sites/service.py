@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
@@ -34,3 +36,23 @@ def list_page(*, session: Session, limit: int, cursor: str | None) -> tuple[list
     rows = list(session.exec(query.limit(limit + 1)))
     next_cursor = rows[limit - 1].code if len(rows) > limit else None
     return rows[:limit], next_cursor
+
+
+def ids_of_codes(*, session: Session, codes: list[str]) -> list[uuid.UUID]:
+    """The ids of the sites with these codes; Unprocessable naming any code that is unknown."""
+    ids, unknown = [], []
+    for code in codes:
+        site = get_by_code(session=session, code=code)
+        if site is None:
+            unknown.append(code)
+        else:
+            ids.append(site.id)
+    if unknown:
+        raise Unprocessable(f"No site with the code(s): {', '.join(unknown)}.")
+    return ids
+
+
+def codes_of(*, session: Session, site_ids: list[uuid.UUID]) -> list[str]:
+    if not site_ids:
+        return []
+    return sorted(session.exec(select(Site.code).where(col(Site.id).in_(site_ids))))

@@ -26,7 +26,7 @@ from service.access.service import (
     ensure_may_write_sources,
 )
 from service.db import new_id
-from service.deps import CurrentUser, RuntimeDep, SessionDep
+from service.deps import AuditDep, CurrentUser, RuntimeDep, SessionDep
 from service.errors import (
     BadRequest,
     Conflict,
@@ -138,7 +138,11 @@ def _receive(
     openapi_extra=_multipart_schema(_SOURCE_FIELDS, ["title", "source_type"]),
 )
 def create_source(
-    request: Request, runtime: RuntimeDep, session: SessionDep, principal: CurrentUser
+    request: Request,
+    runtime: RuntimeDep,
+    session: SessionDep,
+    principal: CurrentUser,
+    audit: AuditDep,
 ) -> SourceRead:
     """Create a source with its originals (multipart: metadata fields and file parts)."""
     ensure_may_write_sources(principal)
@@ -155,6 +159,7 @@ def create_source(
             source_id=source_id,
             submit=runtime.dispatcher.submit,
         )
+        audit.record("source.create", "source", source.id, _files_detail(upload))
         return sources_service.describe(session=session, sources=[source], principal=principal)[0]
 
 
@@ -171,10 +176,11 @@ def attach_files(
     runtime: RuntimeDep,
     session: SessionDep,
     principal: CurrentUser,
+    audit: AuditDep,
 ) -> SourceRead:
     """Attach further originals to a source."""
-    ensure_may_write_sources(principal)
-    sources_service.get_or_raise(session=session, source_id=source_id)
+    source = sources_service.get_or_raise(session=session, source_id=source_id)
+    ensure_may_write_sources(principal, site_id=source.site_id)
     # Let go of the read transaction while the upload streams in.
     session.rollback()
     upload = _receive(request, runtime, source_id, sources_service.check_attach_fields)
@@ -188,7 +194,17 @@ def attach_files(
             settings=runtime.settings,
             submit=runtime.dispatcher.submit,
         )
+        audit.record("source.attach", "source", source.id, _files_detail(upload))
         return sources_service.describe(session=session, sources=[source], principal=principal)[0]
+
+
+def _files_detail(upload: sources_service.Upload) -> dict[str, Any]:
+    return {
+        "files": [
+            {"id": str(f.id), "sha256": f.stored.sha256, "size": f.stored.size}
+            for f in upload.files
+        ]
+    }
 
 
 @router.get(
@@ -233,6 +249,7 @@ def get_text(
     runtime: RuntimeDep,
     session: SessionDep,
     principal: CurrentUser,
+    audit: AuditDep,
     form: Literal["deidentified", "identifiable"] = "deidentified",
     format: Literal["text", "json"] = "text",  # noqa: A002  (the public parameter name)
 ) -> Any:
@@ -248,6 +265,7 @@ def get_text(
         )
     ensure_may_read_identifiable(principal, site_id=source.site_id)
     pairs = texts_service.require_text(session=session, source=source)
+    audit.record("text.read_identifiable", "source", source.id, {"format": format})
     if format == "text":
         return PlainTextResponse("\n\n".join(text.content for _, text in pairs))
     parts = []
@@ -318,6 +336,7 @@ def get_file_content(
     runtime: RuntimeDep,
     session: SessionDep,
     principal: CurrentUser,
+    audit: AuditDep,
 ) -> Response:
     """The original, byte for byte, streamed; honours a single ``Range``."""
     source = sources_service.get_or_raise(session=session, source_id=source_id)
@@ -333,6 +352,12 @@ def get_file_content(
         "X-Content-Type-Options": "nosniff",
         "Content-Disposition": _attachment(file.original_filename or f"{file.id}"),
     }
+    audit.record(
+        "file.read",
+        "file",
+        file.id,
+        {"source_id": str(source.id), "range": None if byte_range is None else list(byte_range)},
+    )
     store = runtime.store
     if byte_range is None:
         headers["Content-Length"] = str(size)
@@ -358,12 +383,17 @@ def _attachment(filename: str) -> str:
     responses=responses(Unauthorized, Forbidden, NotFound, ServiceUnavailable),
 )
 def delete_source(
-    source_id: uuid.UUID, runtime: RuntimeDep, session: SessionDep, principal: CurrentUser
+    source_id: uuid.UUID,
+    runtime: RuntimeDep,
+    session: SessionDep,
+    principal: CurrentUser,
+    audit: AuditDep,
 ) -> Response:
     """Delete a source with its originals and everything derived from them (admins only)."""
     ensure_may_delete_sources(principal)
     source = sources_service.get_or_raise(session=session, source_id=source_id)
-    sources_service.delete_source(session=session, store=runtime.store, source=source)
+    report = sources_service.delete_source(session=session, store=runtime.store, source=source)
+    audit.record("source.delete", "source", source.id, report)
     return Response(status_code=204)
 
 

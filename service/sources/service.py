@@ -20,7 +20,7 @@ from sqlmodel.sql.expression import SelectOfScalar
 from urllib3.exceptions import HTTPError as Urllib3Error
 
 from schemas.sources import FileRead, SiteRef, SourceCreate, SourceFilters, SourceRead
-from service.access.service import may_read_identifiable
+from service.access.service import ensure_may_write_sources, may_read_identifiable
 from service.auth.service import Principal
 from service.config import Settings
 from service.db import new_id, on_rollback, utcnow
@@ -272,6 +272,7 @@ def create(
         raise Unprocessable("Attach at least one original as a 'file' part.")
     kinds = file_kinds(upload.fields, upload.files)
     site = _resolve_site(session, metadata.site)
+    ensure_may_write_sources(principal, site_id=site.id if site else None)
     source = Source(
         id=source_id,
         title=metadata.title,
@@ -535,12 +536,14 @@ def keyset_query(
 # -- deleting ----------------------------------------------------------------------------
 
 
-def delete_source(*, session: Session, store: ObjectStore, source: Source) -> int:
-    """Remove a source's objects (originals and derived), then its rows.
+def delete_source(*, session: Session, store: ObjectStore, source: Source) -> dict[str, Any]:
+    """Remove a source's objects (originals and derived), then its rows; return what went,
+    with checksums, for the audit log.
 
     Objects go first: should the database step fail, a retry finds no objects and finishes,
     whereas the other order could leave identifiable originals behind with no row to find them.
     """
+    files = files_of(session=session, source_ids=[source.id])[source.id]
     prefix = f"{source.id}/"
     try:
         removed = store.remove_prefix(store.originals, prefix)
@@ -550,7 +553,10 @@ def delete_source(*, session: Session, store: ObjectStore, source: Source) -> in
             "The object store is unavailable; the source was not deleted. Try again shortly."
         ) from exc
     session.execute(delete(Source).where(Source.id == source.id))  # type: ignore[arg-type]
-    return removed
+    return {
+        "objects_removed": removed,
+        "files": [{"id": str(f.id), "sha256": f.sha256, "size": f.size_bytes} for f in files],
+    }
 
 
 def describe(*, session: Session, sources: list[Source], principal: Principal) -> list[SourceRead]:
