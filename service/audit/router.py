@@ -10,13 +10,10 @@ from fastapi.responses import StreamingResponse
 from schemas.audit import AuditEventRead, AuditQuery
 from schemas.pages import Page
 from service.audit import service as audit_service
-from service.auth.models import Role
-from service.auth.service import Principal
-from service.deps import AuditDep, RequireRole, RuntimeDep, SessionDep
+from service.deps import AdminUser, AuditDep, RuntimeDep, SessionDep
 from service.errors import Forbidden, Unauthorized, Unprocessable, responses
 
 router = APIRouter(tags=["audit"])
-AdminOnly = Annotated[Principal, RequireRole(Role.admin)]
 
 
 def _filters(query: AuditQuery) -> audit_service.AuditFilters:
@@ -37,7 +34,7 @@ def _filters(query: AuditQuery) -> audit_service.AuditFilters:
     responses=responses(Unauthorized, Forbidden, Unprocessable),
 )
 def list_audit(
-    session: SessionDep, principal: AdminOnly, query: Annotated[AuditQuery, Query()]
+    session: SessionDep, principal: AdminUser, query: Annotated[AuditQuery, Query()]
 ) -> Page[AuditEventRead]:
     """The audit log, newest first, filtered by actor, target, action and time (admins)."""
     rows, next_cursor = audit_service.list_page(
@@ -56,7 +53,7 @@ def list_audit(
 )
 def export_audit(
     runtime: RuntimeDep,
-    principal: AdminOnly,
+    principal: AdminUser,
     audit: AuditDep,
     query: Annotated[AuditQuery, Query()],
 ) -> StreamingResponse:
