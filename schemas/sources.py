@@ -32,6 +32,11 @@ class SourceCreate(BaseModel):
     )
     tags: list[str] = Field(default_factory=list, max_length=50)
     roles: list[ParticipantRole] = Field(default_factory=list)
+    participants: list[str] = Field(
+        default_factory=list,
+        max_length=100,
+        description="Participant codes, each optionally with =<speaker label>: P-017=Nurse A",
+    )
 
     @field_validator("title")
     @classmethod
@@ -75,6 +80,11 @@ class SiteRef(BaseModel):
     code: str
 
 
+class ParticipantRef(BaseModel):
+    code: str
+    speaker_label: str | None
+
+
 class SourceRead(BaseModel):
     id: uuid.UUID
     title: str
@@ -86,6 +96,7 @@ class SourceRead(BaseModel):
     language: str | None
     tags: list[str]
     roles: list[ParticipantRole]
+    participants: list[ParticipantRef]
     status: SourceStatus
     status_reason: str | None
     files: list[FileRead]
@@ -100,6 +111,7 @@ class SourceFilters(BaseModel):
 
     site: str | None = None
     role: ParticipantRole | None = None
+    participant: str | None = Field(default=None, description="A participant's code", max_length=32)
     source_type: SourceType | None = None
     level: Level | None = None
     date_from: date | None = None

@@ -13,6 +13,7 @@ from service import errors
 from service.audit.router import router as audit_router
 from service.auth.router import router as auth_router
 from service.jobs.router import router as jobs_router
+from service.participants.router import router as participants_router
 from service.runtime import Runtime
 from service.sites.router import router as sites_router
 from service.sources.router import router as sources_router
@@ -57,6 +58,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     api = APIRouter(prefix="/api/v1")
     api.include_router(sources_router)
     api.include_router(sites_router)
+    api.include_router(participants_router)
     api.include_router(jobs_router)
     api.include_router(auth_router)
     api.include_router(audit_router)

@@ -75,6 +75,10 @@ class Settings(BaseSettings):
     # Tokens.
     token_ttl_days: int = 90
 
+    # Participants' identifying details are encrypted with these Fernet keys (comma-separated,
+    # the first one encrypts). Empty in dev mode: a key is generated into the data directory.
+    identity_keys: SecretStr = SecretStr("")
+
     @model_validator(mode="after")
     def _refuse_example_secrets(self) -> Settings:
         if self.mode is Mode.dev:
@@ -89,6 +93,8 @@ class Settings(BaseSettings):
             secret = value.get_secret_value().strip().lower()
             if secret in EXAMPLE_SECRETS or secret.startswith("replace-with"):
                 problems.append(f"QUALARCHIVE_{name.upper()} is empty or an example value")
+        if not self.identity_keys.get_secret_value().strip():
+            problems.append("QUALARCHIVE_IDENTITY_KEYS must hold the key for participants' details")
         if self.dispatch is Dispatch.celery and not self.broker_url:
             problems.append("QUALARCHIVE_BROKER_URL is required with QUALARCHIVE_DISPATCH=celery")
         if problems:
@@ -98,6 +104,15 @@ class Settings(BaseSettings):
     @property
     def effective_database_url(self) -> str:
         return self.database_url or f"sqlite:///{self.data_dir / 'qualarchive.sqlite3'}"
+
+    def identity_key_list(self) -> list[str]:
+        """The configured identity keys, or the data directory's own key in dev mode."""
+        keys = [k.strip() for k in self.identity_keys.get_secret_value().split(",") if k.strip()]
+        if keys:
+            return keys
+        from service.participants.identity import load_or_create_key_file
+
+        return [load_or_create_key_file(self.data_dir)]
 
     @property
     def embedded_s3(self) -> bool:

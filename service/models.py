@@ -3,6 +3,7 @@
 from service.audit.models import AuditEvent, AuditHead
 from service.auth.models import Token, User, UserSite
 from service.jobs.models import Job
+from service.participants.models import Consent, Participant, SourceParticipant
 from service.sites.models import Site
 from service.sources.models import File, Source, SourceRole
 from service.texts.models import ExtractedText
@@ -10,11 +11,14 @@ from service.texts.models import ExtractedText
 __all__ = [
     "AuditEvent",
     "AuditHead",
+    "Consent",
     "ExtractedText",
     "File",
     "Job",
+    "Participant",
     "Site",
     "Source",
+    "SourceParticipant",
     "SourceRole",
     "Token",
     "User",

@@ -9,6 +9,7 @@ from sqlalchemy.engine import Engine
 
 from service.config import Dispatch, Settings
 from service.db import make_engine
+from service.participants.identity import IdentityCipher
 from service.storage.service import ObjectStore
 
 if TYPE_CHECKING:
@@ -20,6 +21,7 @@ class Runtime:
     settings: Settings
     engine: Engine
     store: ObjectStore
+    cipher: IdentityCipher
     dispatcher: Dispatcher = field(init=False)
 
     def close(self) -> None:
@@ -60,7 +62,10 @@ def build(
             secret_key=settings.s3_secret_key.get_secret_value(),
         )
     runtime = Runtime(
-        settings=settings, engine=make_engine(settings.effective_database_url), store=store
+        settings=settings,
+        engine=make_engine(settings.effective_database_url),
+        store=store,
+        cipher=IdentityCipher(settings.identity_key_list()),
     )
     runtime.dispatcher = make_dispatcher(runtime, dispatch or settings.dispatch)
     return runtime

@@ -46,6 +46,7 @@ PG_ADMIN_URL = os.environ.get(
     "QUALARCHIVE_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres"
 )
 RUN = secrets.token_hex(3)
+TEST_IDENTITY_KEY = "qm-tHJ-0vEjWzdB4PE8kvwvrhj1gY2PDV5yCLJvuTLE="
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -139,6 +140,7 @@ def test_settings(
         "job_lease_seconds": 6.0,
         "sweep_interval_seconds": 1.0,
         "extraction_timeout_seconds": 120.0,
+        "identity_keys": TEST_IDENTITY_KEY,
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]

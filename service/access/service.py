@@ -57,3 +57,11 @@ def ensure_may_write_sources(principal: Principal, *, site_id: uuid.UUID | None 
 
 def ensure_may_delete_sources(principal: Principal) -> None:
     require_role(principal, Role.admin)
+
+
+def ensure_may_manage_participants(principal: Principal, *, site_id: uuid.UUID) -> None:
+    """Registering participants, their identities and consent: admins, and researchers of the
+    participant's site."""
+    require_role(principal, Role.admin, Role.researcher)
+    if principal.role is Role.researcher and site_id not in principal.site_ids:
+        raise Forbidden("You can manage participants of your own sites only.")

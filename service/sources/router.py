@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Callable
 from typing import Annotated, Any, Literal
 from urllib.parse import quote
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import PlainTextResponse, StreamingResponse
-from starlette.requests import ClientDisconnect
 
 from schemas.pages import Page
 from schemas.sources import (
@@ -28,7 +26,6 @@ from service.access.service import (
 from service.db import new_id
 from service.deps import AuditDep, CurrentUser, RuntimeDep, SessionDep
 from service.errors import (
-    BadRequest,
     Conflict,
     Forbidden,
     NotFound,
@@ -40,10 +37,8 @@ from service.errors import (
     UnsupportedMediaType,
     responses,
 )
-from service.runtime import Runtime
 from service.sources import service as sources_service
 from service.sources.models import FileKind, Level, ParticipantRole, SourceStatus, SourceType
-from service.sources.upload import MultipartReader, request_chunks
 from service.texts import service as texts_service
 
 router = APIRouter(tags=["sources"])
@@ -97,37 +92,16 @@ _SOURCE_FIELDS = {
     "wave": {"type": "string"},
     "language": {"type": "string", "description": "BCP 47 tag, e.g. en or en-GB"},
     "tags": {"type": "array", "items": {"type": "string"}},
+    "participants": {
+        "type": "array",
+        "items": {"type": "string"},
+        "description": "Participant codes, each optionally with =<speaker label>: P-017=Nurse A",
+    },
     "roles": {
         "type": "array",
         "items": {"type": "string", "enum": [r.value for r in ParticipantRole]},
     },
 }
-
-
-def _receive(
-    request: Request,
-    runtime: Runtime,
-    source_id: uuid.UUID,
-    check_fields: Callable[[dict[str, list[str]]], object],
-) -> sources_service.Upload:
-    """Stream the request's files into the object store; refuse what is too large outright."""
-    # A request can carry several files; refuse at once only what no valid request could be.
-    declared = request.headers.get("content-length")
-    max_file = runtime.settings.max_upload_bytes
-    limit = max_file * sources_service.MAX_FILES_PER_REQUEST + 1024**2
-    if declared and declared.isdigit() and int(declared) > limit:
-        raise PayloadTooLarge(f"The request is larger than the limit of {limit:,} bytes.")
-    reader = MultipartReader(request_chunks(request), request.headers.get("content-type"))
-    try:
-        return sources_service.receive(
-            reader=reader,
-            store=runtime.store,
-            settings=runtime.settings,
-            source_id=source_id,
-            check_fields=check_fields,
-        )
-    except ClientDisconnect:
-        raise BadRequest("The client disconnected before the upload finished.") from None
 
 
 @router.post(
@@ -147,7 +121,12 @@ def create_source(
     """Create a source with its originals (multipart: metadata fields and file parts)."""
     ensure_may_write_sources(principal)
     source_id = new_id()
-    upload = _receive(request, runtime, source_id, sources_service.parse_metadata)
+    upload = sources_service.receive_request(
+        request,
+        runtime=runtime,
+        key_prefix=str(source_id),
+        check_fields=sources_service.parse_metadata,
+    )
     with sources_service.undo_on_failure(session, runtime.store, upload):
         metadata = sources_service.parse_metadata(upload.fields)
         source = sources_service.create(
@@ -183,7 +162,12 @@ def attach_files(
     ensure_may_write_sources(principal, site_id=source.site_id)
     # Let go of the read transaction while the upload streams in.
     session.rollback()
-    upload = _receive(request, runtime, source_id, sources_service.check_attach_fields)
+    upload = sources_service.receive_request(
+        request,
+        runtime=runtime,
+        key_prefix=str(source_id),
+        check_fields=sources_service.check_attach_fields,
+    )
     with sources_service.undo_on_failure(session, runtime.store, upload):
         source = sources_service.get_or_raise(session=session, source_id=source_id)
         sources_service.attach(

@@ -9,7 +9,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from minio.error import S3Error
 from pydantic import ValidationError
@@ -17,14 +17,23 @@ from sqlalchemy import delete, exists
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import SelectOfScalar
+from starlette.requests import ClientDisconnect, Request
 from urllib3.exceptions import HTTPError as Urllib3Error
 
-from schemas.sources import FileRead, SiteRef, SourceCreate, SourceFilters, SourceRead
+from schemas.sources import (
+    FileRead,
+    ParticipantRef,
+    SiteRef,
+    SourceCreate,
+    SourceFilters,
+    SourceRead,
+)
 from service.access.service import ensure_may_write_sources, may_read_identifiable
 from service.auth.service import Principal
 from service.config import Settings
 from service.db import new_id, on_rollback, utcnow
 from service.errors import (
+    BadRequest,
     Conflict,
     NotFound,
     PayloadTooLarge,
@@ -35,6 +44,7 @@ from service.errors import (
 from service.extraction import sniff
 from service.jobs import service as jobs_service
 from service.jobs.models import JobKind
+from service.participants import service as participants_service
 from service.sites import service as sites_service
 from service.sites.models import Site
 from service.sources.models import (
@@ -48,8 +58,11 @@ from service.sources.models import (
     SourceStatus,
     SourceType,
 )
-from service.sources.upload import MultipartReader, Part
+from service.sources.upload import MultipartReader, Part, request_chunks
 from service.storage.service import ObjectStore, StoredObject, StoreUnavailable
+
+if TYPE_CHECKING:
+    from service.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
@@ -81,7 +94,7 @@ def receive(
     reader: MultipartReader,
     store: ObjectStore,
     settings: Settings,
-    source_id: uuid.UUID,
+    key_prefix: str,
     check_fields: Callable[[dict[str, list[str]]], object] | None = None,
 ) -> Upload:
     """Stream every file part of an upload into the originals bucket; collect the fields.
@@ -103,11 +116,37 @@ def receive(
                 raise Unprocessable(f"Send at most {MAX_FILES_PER_REQUEST} files per request.")
             if not files and fields and check_fields is not None:
                 check_fields(fields)
-            files.append(_store_part(part, store=store, settings=settings, source_id=source_id))
+            files.append(_store_part(part, store=store, settings=settings, key_prefix=key_prefix))
     except BaseException:
         remove_objects(store, [f.key for f in files])
         raise
     return Upload(fields=fields, files=files)
+
+
+def receive_request(
+    request: Request,
+    *,
+    runtime: Runtime,
+    key_prefix: str,
+    check_fields: Callable[[dict[str, list[str]]], object],
+) -> Upload:
+    """Stream a multipart request's files into the object store under ``key_prefix``."""
+    # A request can carry several files; refuse at once only what no valid request could be.
+    declared = request.headers.get("content-length")
+    limit = runtime.settings.max_upload_bytes * MAX_FILES_PER_REQUEST + 1024**2
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLarge(f"The request is larger than the limit of {limit:,} bytes.")
+    reader = MultipartReader(request_chunks(request), request.headers.get("content-type"))
+    try:
+        return receive(
+            reader=reader,
+            store=runtime.store,
+            settings=runtime.settings,
+            key_prefix=key_prefix,
+            check_fields=check_fields,
+        )
+    except ClientDisconnect:
+        raise BadRequest("The client disconnected before the upload finished.") from None
 
 
 def _limited(chunks: Iterator[bytes], limit: int, filename: str | None) -> Iterator[bytes]:
@@ -134,10 +173,11 @@ def _refuse_early(head: bytes, filename: str | None) -> None:
 
 
 def _store_part(
-    part: Part, *, store: ObjectStore, settings: Settings, source_id: uuid.UUID
+    part: Part, *, store: ObjectStore, settings: Settings, key_prefix: str
 ) -> IncomingFile:
     file_id = new_id()
-    key = f"{source_id}/{file_id}"
+    # Keys are ours alone: a prefix we choose and a fresh id, never anything the client sent.
+    key = f"{key_prefix}/{file_id}"
     filename = sniff.sanitise_filename(part.filename)
     try:
         stored = store.put_stream(
@@ -202,7 +242,7 @@ def parse_metadata(fields: dict[str, list[str]]) -> SourceCreate:
     for name, values in fields.items():
         if name == "file_kind":
             continue
-        if name in ("tags", "roles"):
+        if name in ("tags", "roles", "participants"):
             data[name] = [v.strip() for value in values for v in value.split(",") if v.strip()]
         elif len(values) > 1:
             raise Unprocessable(f"The field {name!r} was sent {len(values)} times.")
@@ -289,6 +329,12 @@ def create(
     for role in metadata.roles:
         session.add(SourceRole(source_id=source.id, role=role))
     session.flush()
+    if metadata.participants:
+        participants_service.link(
+            session=session,
+            source=source,
+            links=participants_service.parse_links(metadata.participants),
+        )
     _add_files(session, source, upload.files, kinds, principal, settings, submit)
     refresh_status(session=session, source_id=source.id)
     return source
@@ -518,6 +564,8 @@ def keyset_query(
         query = query.where(
             exists().where(SourceRole.source_id == Source.id, SourceRole.role == filters.role)  # type: ignore[arg-type]
         )
+    if filters.participant is not None:
+        query = query.where(participants_service.has_participant(filters.participant))
     if filters.source_type is not None:
         query = query.where(Source.source_type == filters.source_type)
     if filters.level is not None:
@@ -568,6 +616,7 @@ def describe(*, session: Session, sources: list[Source], principal: Principal) -
     ids = [s.id for s in sources]
     files = files_of(session=session, source_ids=ids)
     roles = roles_of(session=session, source_ids=ids)
+    links = participants_service.links_of(session=session, source_ids=ids)
     jobs = jobs_service.latest_for_files(
         session=session, file_ids=[f.id for fs in files.values() for f in fs]
     )
@@ -592,6 +641,10 @@ def describe(*, session: Session, sources: list[Source], principal: Principal) -
                 language=source.language,
                 tags=list(source.tags or []),
                 roles=[ParticipantRole(r) for r in roles[source.id]],
+                participants=[
+                    ParticipantRef(code=p.code, speaker_label=label)
+                    for p, label in links[source.id]
+                ],
                 status=SourceStatus(source.status),
                 status_reason=source.status_reason,
                 files=[

@@ -1,0 +1,286 @@
+"""Routes for participants, their consent, and their links to sources."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+
+from schemas.pages import Page
+from schemas.participants import (
+    ConsentRead,
+    ParticipantCreate,
+    ParticipantListQuery,
+    ParticipantRead,
+    ParticipantUpdate,
+    SourceParticipants,
+)
+from schemas.sources import SourceRead
+from service.access.service import (
+    ensure_may_manage_participants,
+    ensure_may_read_identifiable,
+    ensure_may_write_sources,
+)
+from service.deps import AuditDep, CurrentUser, RuntimeDep, SessionDep
+from service.errors import (
+    Conflict,
+    Forbidden,
+    NotFound,
+    PayloadTooLarge,
+    Unauthorized,
+    Unprocessable,
+    UnsupportedMediaType,
+    responses,
+)
+from service.participants import service as participants_service
+from service.sources import service as sources_service
+
+router = APIRouter(tags=["participants"])
+
+
+@router.post(
+    "/participants",
+    status_code=201,
+    response_model=ParticipantRead,
+    responses=responses(Unauthorized, Forbidden, Conflict, Unprocessable),
+)
+def create_participant(
+    data: ParticipantCreate,
+    runtime: RuntimeDep,
+    session: SessionDep,
+    principal: CurrentUser,
+    audit: AuditDep,
+) -> ParticipantRead:
+    """Register a participant under a pseudonymous code; identifying details are encrypted."""
+    participant = participants_service.create(
+        session=session, principal=principal, data=data, cipher=runtime.cipher
+    )
+    audit.record(
+        "participant.create",
+        "participant",
+        participant.id,
+        {"code": participant.code, "identity": data.identity is not None},
+    )
+    return participants_service.describe(
+        session=session, participants=[participant], identities={}
+    )[0]
+
+
+@router.get(
+    "/participants",
+    response_model=Page[ParticipantRead],
+    responses=responses(Unauthorized, Unprocessable),
+)
+def list_participants(
+    session: SessionDep, principal: CurrentUser, query: Annotated[ParticipantListQuery, Query()]
+) -> Page[ParticipantRead]:
+    """Participants by code, with their current consent; never their identities."""
+    rows, next_cursor = participants_service.list_page(
+        session=session, site=query.site, role=query.role, limit=query.limit, cursor=query.cursor
+    )
+    items = participants_service.describe(session=session, participants=rows, identities={})
+    return Page(items=items, next_cursor=next_cursor)
+
+
+@router.get(
+    "/participants/{participant_id}",
+    response_model=ParticipantRead,
+    responses=responses(Unauthorized, Forbidden, NotFound),
+)
+def get_participant(
+    participant_id: uuid.UUID,
+    runtime: RuntimeDep,
+    session: SessionDep,
+    principal: CurrentUser,
+    audit: AuditDep,
+    identity: bool = False,
+) -> ParticipantRead:
+    """A participant; ``identity=true`` adds their identifying details for those entitled
+    (admins, researchers of the participant's site), and the read is audited."""
+    participant = participants_service.get_or_raise(session=session, participant_id=participant_id)
+    identities = {}
+    if identity:
+        ensure_may_read_identifiable(principal, site_id=participant.site_id)
+        found = participants_service.identity_of(participant=participant, cipher=runtime.cipher)
+        if found is not None:
+            identities[participant.id] = found
+        audit.record("participant.read_identity", "participant", participant.id)
+    return participants_service.describe(
+        session=session, participants=[participant], identities=identities
+    )[0]
+
+
+@router.patch(
+    "/participants/{participant_id}",
+    response_model=ParticipantRead,
+    responses=responses(Unauthorized, Forbidden, NotFound, Conflict, Unprocessable),
+)
+def update_participant(
+    participant_id: uuid.UUID,
+    data: ParticipantUpdate,
+    runtime: RuntimeDep,
+    session: SessionDep,
+    principal: CurrentUser,
+    audit: AuditDep,
+) -> ParticipantRead:
+    """Change a participant's site, role or identifying details."""
+    participant = participants_service.get_or_raise(session=session, participant_id=participant_id)
+    changed = participants_service.update(
+        session=session,
+        principal=principal,
+        participant=participant,
+        data=data,
+        cipher=runtime.cipher,
+    )
+    audit.record("participant.update", "participant", participant.id, {"fields": changed})
+    return participants_service.describe(
+        session=session, participants=[participant], identities={}
+    )[0]
+
+
+_CONSENT_FORM = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "properties": {
+                        "scopes": {
+                            "type": "array",
+                            "items": {"type": "string", "enum": list(participants_service.SCOPES)},
+                            "description": "The scopes granted; any not named are not granted",
+                        },
+                        "given_on": {"type": "string", "format": "date"},
+                        "file": {
+                            "type": "string",
+                            "format": "binary",
+                            "description": "The signed consent form (optional)",
+                        },
+                    },
+                    "required": ["given_on"],
+                }
+            }
+        },
+    }
+}
+
+
+@router.post(
+    "/participants/{participant_id}/consents",
+    status_code=201,
+    response_model=ParticipantRead,
+    responses=responses(
+        Unauthorized,
+        Forbidden,
+        NotFound,
+        Conflict,
+        PayloadTooLarge,
+        UnsupportedMediaType,
+        Unprocessable,
+    ),
+    openapi_extra=_CONSENT_FORM,
+)
+def record_consent(
+    participant_id: uuid.UUID,
+    request: Request,
+    runtime: RuntimeDep,
+    session: SessionDep,
+    principal: CurrentUser,
+    audit: AuditDep,
+) -> ParticipantRead:
+    """Record a consent (scopes, date, and the signed form as an original); earlier consents
+    stay as history."""
+    participant = participants_service.get_or_raise(session=session, participant_id=participant_id)
+    ensure_may_manage_participants(principal, site_id=participant.site_id)
+    if participant.withdrawn_at is not None:
+        raise Conflict("This participant has withdrawn; record a new participant to start again.")
+    session.rollback()  # let go of the read transaction while the form streams in
+    upload = sources_service.receive_request(
+        request,
+        runtime=runtime,
+        key_prefix=f"participants/{participant_id}",
+        check_fields=participants_service.parse_consent_fields,
+    )
+    with sources_service.undo_on_failure(session, runtime.store, upload):
+        scopes, given_on = participants_service.parse_consent_fields(upload.fields)
+        if len(upload.files) > 1:
+            raise Unprocessable("Send at most one consent form per consent.")
+        form = None
+        if upload.files:
+            stored = upload.files[0]
+            form = {
+                "form_key": stored.key,
+                "form_sha256": stored.stored.sha256,
+                "form_size": stored.stored.size,
+                "form_media_type": stored.media_type,
+            }
+        participant = participants_service.get_or_raise(
+            session=session, participant_id=participant_id
+        )
+        consent = participants_service.record_consent(
+            session=session,
+            principal=principal,
+            participant=participant,
+            scopes=scopes,
+            given_on=given_on,
+            form=form,
+        )
+        audit.record(
+            "consent.record",
+            "participant",
+            participant.id,
+            {
+                "consent_id": str(consent.id),
+                "scopes": sorted(k for k, v in scopes.items() if v),
+                "given_on": given_on.isoformat(),
+                "form_sha256": form["form_sha256"] if form else None,
+            },
+        )
+        return participants_service.describe(
+            session=session, participants=[participant], identities={}
+        )[0]
+
+
+@router.get(
+    "/participants/{participant_id}/consents",
+    response_model=list[ConsentRead],
+    responses=responses(Unauthorized, NotFound),
+)
+def consent_history(
+    participant_id: uuid.UUID, session: SessionDep, principal: CurrentUser
+) -> list[ConsentRead]:
+    """Every consent recorded for the participant, newest first."""
+    participants_service.get_or_raise(session=session, participant_id=participant_id)
+    return [
+        participants_service.consent_read(c)
+        for c in participants_service.consent_history(
+            session=session, participant_id=participant_id
+        )
+    ]
+
+
+@router.put(
+    "/sources/{source_id}/participants",
+    response_model=SourceRead,
+    responses=responses(Unauthorized, Forbidden, NotFound, Conflict, Unprocessable),
+)
+def set_source_participants(
+    source_id: uuid.UUID,
+    data: SourceParticipants,
+    session: SessionDep,
+    principal: CurrentUser,
+    audit: AuditDep,
+) -> SourceRead:
+    """Replace the participants linked to a source, with the speaker label of each."""
+    source = sources_service.get_or_raise(session=session, source_id=source_id)
+    ensure_may_write_sources(principal, site_id=source.site_id)
+    participants_service.link(session=session, source=source, links=data.participants)
+    audit.record(
+        "source.participants",
+        "source",
+        source.id,
+        {"participants": [entry.code for entry in data.participants]},
+    )
+    return sources_service.describe(session=session, sources=[source], principal=principal)[0]
