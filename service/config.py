@@ -93,7 +93,8 @@ class Settings(BaseSettings):
             secret = value.get_secret_value().strip().lower()
             if secret in EXAMPLE_SECRETS or secret.startswith("replace-with"):
                 problems.append(f"QUALARCHIVE_{name.upper()} is empty or an example value")
-        if not self.identity_keys.get_secret_value().strip():
+        identity_keys = self.identity_keys.get_secret_value().strip()
+        if not identity_keys or identity_keys.startswith("replace-with"):
             problems.append("QUALARCHIVE_IDENTITY_KEYS must hold the key for participants' details")
         if self.dispatch is Dispatch.celery and not self.broker_url:
             problems.append("QUALARCHIVE_BROKER_URL is required with QUALARCHIVE_DISPATCH=celery")
