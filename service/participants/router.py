@@ -21,6 +21,7 @@ from service.access.service import (
     ensure_may_manage_participants,
     ensure_may_read_identifiable,
     ensure_may_write_sources,
+    ensure_source_visible,
 )
 from service.deps import AuditDep, CurrentUser, RuntimeDep, SessionDep
 from service.errors import (
@@ -275,6 +276,7 @@ def set_source_participants(
 ) -> SourceRead:
     """Replace the participants linked to a source, with the speaker label of each."""
     source = sources_service.get_or_raise(session=session, source_id=source_id)
+    ensure_source_visible(session, principal, source)
     ensure_may_write_sources(principal, site_id=source.site_id)
     participants_service.link(session=session, source=source, links=data.participants)
     audit.record(

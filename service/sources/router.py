@@ -19,9 +19,13 @@ from schemas.sources import (
     TextPart,
 )
 from service.access.service import (
+    Use,
+    ensure_consent_allows,
     ensure_may_delete_sources,
     ensure_may_read_identifiable,
     ensure_may_write_sources,
+    ensure_source_visible,
+    visible_sources,
 )
 from service.db import new_id
 from service.deps import AuditDep, CurrentUser, RuntimeDep, SessionDep
@@ -159,6 +163,7 @@ def attach_files(
 ) -> SourceRead:
     """Attach further originals to a source."""
     source = sources_service.get_or_raise(session=session, source_id=source_id)
+    ensure_source_visible(session, principal, source)
     ensure_may_write_sources(principal, site_id=source.site_id)
     # Let go of the read transaction while the upload streams in.
     session.rollback()
@@ -201,7 +206,11 @@ def list_sources(
 ) -> Page[SourceRead]:
     """List sources, newest first, with filters and a cursor."""
     rows, next_cursor = sources_service.list_page(
-        session=session, filters=query, limit=query.limit, cursor=query.cursor
+        session=session,
+        filters=query,
+        limit=query.limit,
+        cursor=query.cursor,
+        visible=visible_sources(principal),
     )
     return Page(
         items=sources_service.describe(session=session, sources=rows, principal=principal),
@@ -217,6 +226,7 @@ def list_sources(
 def get_source(source_id: uuid.UUID, session: SessionDep, principal: CurrentUser) -> SourceRead:
     """A source's metadata, files and processing status."""
     source = sources_service.get_or_raise(session=session, source_id=source_id)
+    ensure_source_visible(session, principal, source)
     return sources_service.describe(session=session, sources=[source], principal=principal)[0]
 
 
@@ -239,7 +249,9 @@ def get_text(
 ) -> Any:
     """The source's cleaned text: de-identified by default; ``identifiable`` for those entitled."""
     source = sources_service.get_or_raise(session=session, source_id=source_id)
+    ensure_source_visible(session, principal, source)
     if form == "deidentified":
+        ensure_consent_allows(session, source, Use.share)
         # Principle 2: nothing but de-identified text by default. Detection and review come
         # with the de-identification capability; until then there is no such form to serve.
         raise Conflict(
@@ -324,6 +336,7 @@ def get_file_content(
 ) -> Response:
     """The original, byte for byte, streamed; honours a single ``Range``."""
     source = sources_service.get_or_raise(session=session, source_id=source_id)
+    ensure_source_visible(session, principal, source)
     ensure_may_read_identifiable(principal, site_id=source.site_id)
     file = sources_service.get_file_or_raise(session=session, source_id=source_id, file_id=file_id)
     size = file.size_bytes

@@ -536,7 +536,12 @@ def decode_cursor(cursor: str) -> uuid.UUID:
 
 
 def list_page(
-    *, session: Session, filters: SourceFilters, limit: int, cursor: str | None
+    *,
+    session: Session,
+    filters: SourceFilters,
+    limit: int,
+    cursor: str | None,
+    visible: Any | None = None,
 ) -> tuple[list[Source], str | None]:
     """Newest first, by keyset on the time-ordered id: each page is an index range scan."""
     if filters.date_from and filters.date_to and filters.date_from > filters.date_to:
@@ -548,6 +553,8 @@ def list_page(
             raise Unprocessable(f"No site with the code {filters.site!r}.")
         site_id = site.id
     query = keyset_query(filters=filters, site_id=site_id, cursor=cursor, limit=limit)
+    if visible is not None:
+        query = query.where(visible)
     rows = list(session.exec(query))
     next_cursor = encode_cursor(rows[limit - 1].id) if len(rows) > limit else None
     return rows[:limit], next_cursor
