@@ -71,6 +71,7 @@ class FileRead(BaseModel):
     extraction_status: ExtractionStatus
     extraction_reason: str | None
     pages_without_text: list[int] | None
+    erased_at: datetime | None = None
     created_at: datetime
     job_id: uuid.UUID | None = None
 

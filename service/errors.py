@@ -58,6 +58,10 @@ class Conflict(AppError):
     status_code = 409
 
 
+class Gone(AppError):
+    status_code = 410
+
+
 class PayloadTooLarge(AppError):
     status_code = 413
 

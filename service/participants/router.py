@@ -15,6 +15,7 @@ from schemas.participants import (
     ParticipantRead,
     ParticipantUpdate,
     SourceParticipants,
+    Withdrawal,
 )
 from schemas.sources import SourceRead
 from service.access.service import (
@@ -35,6 +36,7 @@ from service.errors import (
     responses,
 )
 from service.participants import service as participants_service
+from service.participants import withdrawal
 from service.sources import service as sources_service
 
 router = APIRouter(tags=["participants"])
@@ -260,6 +262,36 @@ def consent_history(
             session=session, participant_id=participant_id
         )
     ]
+
+
+@router.post(
+    "/participants/{participant_id}/withdraw",
+    response_model=ParticipantRead,
+    responses=responses(Unauthorized, Forbidden, NotFound, Conflict, Unprocessable),
+)
+def withdraw_participant(
+    participant_id: uuid.UUID,
+    data: Withdrawal,
+    runtime: RuntimeDep,
+    session: SessionDep,
+    principal: CurrentUser,
+    audit: AuditDep,
+) -> ParticipantRead:
+    """Withdraw a participant: ``erase`` removes their material everywhere (in a group source,
+    their segments); ``retain_deidentified`` keeps it for de-identified use only. Either way
+    their identity and consent forms are erased, and an erasure report goes to the audit log."""
+    participant = participants_service.get_or_raise(session=session, participant_id=participant_id)
+    report = withdrawal.withdraw(
+        session=session,
+        store=runtime.store,
+        principal=principal,
+        participant=participant,
+        mode=data.mode,
+    )
+    audit.record("participant.withdraw", "participant", participant.id, report)
+    return participants_service.describe(
+        session=session, participants=[participant], identities={}
+    )[0]
 
 
 @router.put(

@@ -144,6 +144,9 @@ class File(SQLModel, table=True):
     )
     extraction_reason: str | None = Field(default=None, sa_column=Column(Text))
     pages_without_text: list[int] | None = Field(default=None, sa_column=Column(JSON))
+    # Set when the bytes were erased because a participant in them withdrew; the row stays so
+    # that the derived text of the others keeps its provenance.
+    erased_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
     created_by: uuid.UUID | None = Field(
         default=None, sa_column=Column(Uuid, ForeignKey("user_account.id", ondelete="SET NULL"))
     )

@@ -32,6 +32,7 @@ from service.deps import AuditDep, CurrentUser, RuntimeDep, SessionDep
 from service.errors import (
     Conflict,
     Forbidden,
+    Gone,
     NotFound,
     PayloadTooLarge,
     RangeNotSatisfiable,
@@ -320,7 +321,7 @@ def _parse_range(header: str | None, size: int) -> tuple[int, int] | None:
     "/sources/{source_id}/files/{file_id}/content",
     response_class=StreamingResponse,
     responses={
-        **responses(Unauthorized, Forbidden, NotFound, RangeNotSatisfiable),
+        **responses(Unauthorized, Forbidden, NotFound, Gone, RangeNotSatisfiable),
         200: {"content": {"application/octet-stream": {}}, "description": "The original"},
         206: {"description": "The requested byte range of the original"},
     },
@@ -339,6 +340,11 @@ def get_file_content(
     ensure_source_visible(session, principal, source)
     ensure_may_read_identifiable(principal, site_id=source.site_id)
     file = sources_service.get_file_or_raise(session=session, source_id=source_id, file_id=file_id)
+    if file.erased_at is not None:
+        raise Gone(
+            f"This original was erased on {file.erased_at:%Y-%m-%d} because a participant in it "
+            "withdrew; the text of the others remains."
+        )
     size = file.size_bytes
     byte_range = _parse_range(request.headers.get("range"), size)
     if request.headers.get("if-range") and request.headers["if-range"].strip('"') != file.sha256:

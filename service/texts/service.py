@@ -16,11 +16,18 @@ from sqlmodel import Session, col, select
 
 from service.db import transaction, utcnow
 from service.errors import Conflict
-from service.extraction.engine import Extraction, ExtractionFailed, Limits, OcrConfig
+from service.extraction.engine import (
+    SEPARATOR,
+    Extraction,
+    ExtractionFailed,
+    Limits,
+    OcrConfig,
+)
 from service.jobs.service import Claim, LeaseLost
 from service.runtime import Runtime
 from service.sources import service as sources_service
 from service.sources.models import ExtractionStatus, File, Source
+from service.storage.service import ObjectStore
 from service.texts.models import ExtractedText
 
 if TYPE_CHECKING:
@@ -226,3 +233,40 @@ def require_text(*, session: Session, source: Source) -> list[tuple[File, Extrac
 def load_elements(*, runtime: Runtime, text: ExtractedText) -> list[dict[str, Any]]:
     document = json.loads(runtime.store.get_bytes(runtime.store.derived, text.elements_key))
     return list(document["elements"])
+
+
+def remove_speaker(
+    *, session: Session, store: ObjectStore, source_id: uuid.UUID, label: str
+) -> int:
+    """Rebuild the source's texts without the segments of the speaker ``label``; return how
+    many segments went. The others' segments keep their words, speakers and times; offsets are
+    recomputed for the shorter text."""
+    removed = 0
+    for text in session.exec(select(ExtractedText).where(ExtractedText.source_id == source_id)):
+        document = json.loads(store.get_bytes(store.derived, text.elements_key))
+        kept = [e for e in document["elements"] if e.get("speaker") != label]
+        gone = len(document["elements"]) - len(kept)
+        if not gone:
+            continue
+        removed += gone
+        pieces: list[str] = []
+        offset = 0
+        for element in kept:
+            if pieces:
+                offset += len(SEPARATOR)
+            element["start"], element["end"] = offset, offset + len(element["text"])
+            offset = element["end"]
+            pieces.append(element["text"])
+        document["elements"] = kept
+        store.put_bytes(
+            store.derived,
+            text.elements_key,
+            json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode("utf-8"),
+            "application/json",
+        )
+        text.content = SEPARATOR.join(pieces)
+        text.char_count = len(text.content)
+        text.element_count = len(kept)
+        session.add(text)
+    session.flush()
+    return removed
