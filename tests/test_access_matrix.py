@@ -1,0 +1,261 @@
+"""The authorisation matrix: for every route in the OpenAPI document, the status each role gets,
+for its own site's data and for another site's. A route without an entry fails the suite."""
+
+from __future__ import annotations
+
+import itertools
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import pytest
+
+from service.auth.models import Role
+from service.runtime import Runtime
+from tests.conftest import Api, LiveServer, make_user
+
+ACTORS = ("admin", "own", "other", "analyst")  # own/other: a researcher of RXA / of RXB only
+counter = itertools.count(100)
+
+
+@dataclass
+class World:
+    apis: dict[str, Api]
+    source: dict[str, Any]
+    participant: dict[str, Any]
+    job_id: str
+
+    @property
+    def admin(self) -> Api:
+        return self.apis["admin"]
+
+    def fresh_source(self) -> str:
+        n = next(counter)
+        response = self.admin.upload(
+            [(f"n{n}.txt", f"Notes {n}.\n".encode())], site="RXA", participants="P-017"
+        )
+        assert response.status_code == 201, response.text
+        return str(response.json()["id"])
+
+    def fresh_participant(self) -> str:
+        body = {"code": f"P-{next(counter)}", "site": "RXA", "role": "clinical"}
+        response = self.admin.post("/participants", json=body)
+        assert response.status_code == 201, response.text
+        return str(response.json()["id"])
+
+    def fresh_user(self) -> str:
+        body = {"email": f"u{next(counter)}@example.org", "role": "analyst"}
+        return str(self.admin.post("/users", json=body).json()["id"])
+
+
+@dataclass
+class Case:
+    """One request: how to make it (given the world and the actor), and what each actor gets."""
+
+    expect: dict[str, int]
+    path: dict[str, Callable[[World, str], str]] = field(default_factory=dict)
+    query: dict[str, str] = field(default_factory=dict)
+    json: Callable[[World], Any] | None = None
+    multipart: Callable[[World], list[tuple[str, Any]]] | None = None
+
+
+def every(status: int) -> dict[str, int]:
+    return dict.fromkeys(ACTORS, status)
+
+
+def own_site(ok: int) -> dict[str, int]:
+    """Admins and the site's researchers; never another site's researcher or an analyst."""
+    return {"admin": ok, "own": ok, "other": 403, "analyst": 403}
+
+
+def admins(ok: int) -> dict[str, int]:
+    return {"admin": ok, "own": 403, "other": 403, "analyst": 403}
+
+
+SOURCE = {"source_id": lambda w, a: w.source["id"]}
+FILE = SOURCE | {"file_id": lambda w, a: w.source["files"][0]["id"]}
+PARTICIPANT = {"participant_id": lambda w, a: w.participant["id"]}
+
+
+def upload_parts(w: World) -> list[tuple[str, Any]]:
+    n = next(counter)
+    return [
+        ("title", (None, f"Matrix {n}")),
+        ("source_type", (None, "interview")),
+        ("site", (None, "RXA")),
+        ("file", (f"m{n}.txt", f"Matrix upload {n}.\n".encode(), "text/plain")),
+    ]
+
+
+def attach_parts(w: World) -> list[tuple[str, Any]]:
+    n = next(counter)
+    return [("file", (f"a{n}.txt", f"Attached {n}.\n".encode(), "text/plain"))]
+
+
+def consent_parts(w: World) -> list[tuple[str, Any]]:
+    return [("scopes", (None, "archive,share_team")), ("given_on", (None, "2024-05-01"))]
+
+
+def own_token(w: World, actor: str) -> str:
+    return str(w.apis[actor].post("/tokens", json={"name": "matrix"}).json()["id"])
+
+
+def someone_elses_token(w: World, actor: str) -> str:
+    helper = "own" if actor != "own" else "other"
+    return str(w.apis[helper].post("/tokens", json={"name": "theirs"}).json()["id"])
+
+
+MATRIX: dict[tuple[str, str], list[Case]] = {
+    ("POST", "/api/v1/sources"): [Case(own_site(201), multipart=upload_parts)],
+    ("GET", "/api/v1/sources"): [Case(every(200))],
+    ("GET", "/api/v1/sources/{source_id}"): [Case(every(200), SOURCE)],
+    ("DELETE", "/api/v1/sources/{source_id}"): [
+        Case(admins(204), {"source_id": lambda w, a: w.fresh_source()})
+    ],
+    ("POST", "/api/v1/sources/{source_id}/files"): [
+        Case(own_site(201), SOURCE, multipart=attach_parts)
+    ],
+    ("GET", "/api/v1/sources/{source_id}/text"): [
+        Case(every(409), SOURCE),  # de-identified: allowed by consent, awaiting de-identification
+        Case(own_site(200), SOURCE, {"form": "identifiable"}),
+        Case(own_site(200), SOURCE, {"form": "identifiable", "format": "json"}),
+    ],
+    ("GET", "/api/v1/sources/{source_id}/files/{file_id}/content"): [Case(own_site(200), FILE)],
+    ("PUT", "/api/v1/sources/{source_id}/participants"): [
+        Case(
+            own_site(200),
+            SOURCE,
+            json=lambda w: {"participants": [{"code": "P-017", "speaker_label": "Interviewee"}]},
+        )
+    ],
+    ("POST", "/api/v1/sites"): [
+        Case(admins(201), json=lambda w: {"code": f"S{next(counter)}", "name": "Another"})
+    ],
+    ("GET", "/api/v1/sites"): [Case(every(200))],
+    ("POST", "/api/v1/participants"): [
+        Case(
+            own_site(201),
+            json=lambda w: {"code": f"P-{next(counter)}", "site": "RXA", "role": "vendor"},
+        )
+    ],
+    ("GET", "/api/v1/participants"): [Case(every(200))],
+    ("GET", "/api/v1/participants/{participant_id}"): [
+        Case(every(200), PARTICIPANT),
+        Case(own_site(200), PARTICIPANT, {"identity": "true"}),
+    ],
+    ("PATCH", "/api/v1/participants/{participant_id}"): [
+        Case(own_site(200), PARTICIPANT, json=lambda w: {"role_detail": "charge nurse"})
+    ],
+    ("POST", "/api/v1/participants/{participant_id}/consents"): [
+        Case(own_site(201), PARTICIPANT, multipart=consent_parts)
+    ],
+    ("GET", "/api/v1/participants/{participant_id}/consents"): [Case(every(200), PARTICIPANT)],
+    ("POST", "/api/v1/participants/{participant_id}/withdraw"): [
+        Case(
+            own_site(200),
+            {"participant_id": lambda w, a: w.fresh_participant()},
+            json=lambda w: {"mode": "retain_deidentified"},
+        )
+    ],
+    ("GET", "/api/v1/jobs/{job_id}"): [Case(every(200), {"job_id": lambda w, a: w.job_id})],
+    ("POST", "/api/v1/users"): [
+        Case(
+            admins(201),
+            json=lambda w: {"email": f"x{next(counter)}@example.org", "role": "analyst"},
+        )
+    ],
+    ("GET", "/api/v1/users"): [Case(admins(200))],
+    ("GET", "/api/v1/users/me"): [Case(every(200))],
+    ("PUT", "/api/v1/users/{user_id}/sites"): [
+        Case(
+            admins(200), {"user_id": lambda w, a: w.fresh_user()}, json=lambda w: {"sites": ["RXB"]}
+        )
+    ],
+    ("POST", "/api/v1/users/{user_id}/disable"): [
+        Case(admins(200), {"user_id": lambda w, a: w.fresh_user()})
+    ],
+    ("POST", "/api/v1/tokens"): [Case(every(201), json=lambda w: {"name": "matrix"})],
+    ("GET", "/api/v1/tokens"): [Case(every(200))],
+    ("DELETE", "/api/v1/tokens/{token_id}"): [
+        Case(every(204), {"token_id": own_token}),
+        Case(
+            {"admin": 204, "own": 404, "other": 404, "analyst": 404},
+            {"token_id": someone_elses_token},
+        ),
+    ],
+    ("GET", "/api/v1/audit"): [Case(admins(200))],
+    ("GET", "/api/v1/audit.csv"): [Case(admins(200))],
+    ("GET", "/healthz"): [Case(every(200))],
+    ("GET", "/readyz"): [Case(every(200))],
+}
+
+
+@pytest.fixture
+def world(admin: Api, clean: Runtime, server: LiveServer) -> World:
+    for code in ("RXA", "RXB"):
+        assert admin.post("/sites", json={"code": code, "name": code}).status_code == 201
+    apis = {
+        "admin": admin,
+        "own": Api(
+            server.url, make_user(clean, Role.researcher, "own@example.org", ["RXA"]), clean
+        ),
+        "other": Api(
+            server.url, make_user(clean, Role.researcher, "other@example.org", ["RXB"]), clean
+        ),
+        "analyst": Api(server.url, make_user(clean, Role.analyst, "analyst@example.org"), clean),
+    }
+    participant = admin.post(
+        "/participants",
+        json={"code": "P-017", "site": "RXA", "role": "clinical", "identity": {"name": "Ida Nym"}},
+    ).json()
+    parts = [("scopes", (None, "archive,share_team")), ("given_on", (None, "2024-01-01"))]
+    assert admin.http.post(f"/participants/{participant['id']}/consents", files=parts).is_success
+    source = admin.upload([("i.txt", b"The interview itself.\n")], site="RXA", participants="P-017")
+    assert source.status_code == 201, source.text
+    body = admin.wait(source.json()["id"])
+    return World(apis, body, participant, body["files"][0]["job_id"])
+
+
+def test_every_route_has_an_entry_and_every_entry_holds(world: World, server: LiveServer) -> None:
+    spec = httpx.get(f"{server.url}/api/v1/openapi.json").json()
+    routes = {(m.upper(), p) for p, methods in spec["paths"].items() for m in methods}
+    missing = sorted(routes - set(MATRIX))
+    assert not missing, f"routes without an entry in the access matrix: {missing}"
+    stale = sorted(set(MATRIX) - routes)
+    assert not stale, f"matrix entries for routes that no longer exist: {stale}"
+
+    failures = []
+    for (method, template), cases in MATRIX.items():
+        for case in cases:
+            for actor in ACTORS:
+                path = template
+                for name, make in case.path.items():
+                    path = path.replace("{" + name + "}", make(world, actor))
+                api = world.apis[actor]
+                url = path.removeprefix("/api/v1")
+                if not path.startswith("/api/v1"):
+                    url = f"{server.url}{path}"
+                response = api.http.request(
+                    method,
+                    url,
+                    params=case.query,
+                    json=case.json(world) if case.json else None,
+                    files=case.multipart(world) if case.multipart else None,
+                )
+                expected = case.expect[actor]
+                if response.status_code != expected:
+                    failures.append(
+                        f"{method} {template} {case.query} as {actor}: "
+                        f"{response.status_code} (expected {expected}) {response.text[:200]}"
+                    )
+                leaked = "Ida Nym" in response.text
+                if leaked and actor in ("other", "analyst"):
+                    failures.append(f"{method} {template} leaked an identity to {actor}")
+    assert not failures, "\n".join(failures)
+
+
+def test_route_template_placeholders_are_known() -> None:
+    names = {n for (_, p) in MATRIX for n in re.findall(r"\{(\w+)\}", p)}
+    assert names == {"source_id", "file_id", "participant_id", "job_id", "user_id", "token_id"}
