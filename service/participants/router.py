@@ -65,9 +65,7 @@ def create_participant(
         participant.id,
         {"code": participant.code, "identity": data.identity is not None},
     )
-    return participants_service.describe(
-        session=session, participants=[participant], identities={}
-    )[0]
+    return participants_service.describe_one(session=session, participant=participant)
 
 
 @router.get(
@@ -102,16 +100,14 @@ def get_participant(
     """A participant; ``identity=true`` adds their identifying details for those entitled
     (admins, researchers of the participant's site), and the read is audited."""
     participant = participants_service.get_or_raise(session=session, participant_id=participant_id)
-    identities = {}
+    found = None
     if identity:
         ensure_may_read_identifiable(principal, site_id=participant.site_id)
         found = participants_service.identity_of(participant=participant, cipher=runtime.cipher)
-        if found is not None:
-            identities[participant.id] = found
         audit.record("participant.read_identity", "participant", participant.id)
-    return participants_service.describe(
-        session=session, participants=[participant], identities=identities
-    )[0]
+    return participants_service.describe_one(
+        session=session, participant=participant, identity=found
+    )
 
 
 @router.patch(
@@ -137,9 +133,7 @@ def update_participant(
         cipher=runtime.cipher,
     )
     audit.record("participant.update", "participant", participant.id, {"fields": changed})
-    return participants_service.describe(
-        session=session, participants=[participant], identities={}
-    )[0]
+    return participants_service.describe_one(session=session, participant=participant)
 
 
 _CONSENT_FORM = {
@@ -241,9 +235,7 @@ def record_consent(
                 "form_sha256": form["form_sha256"] if form else None,
             },
         )
-        return participants_service.describe(
-            session=session, participants=[participant], identities={}
-        )[0]
+        return participants_service.describe_one(session=session, participant=participant)
 
 
 @router.get(
@@ -289,9 +281,7 @@ def withdraw_participant(
         mode=data.mode,
     )
     audit.record("participant.withdraw", "participant", participant.id, report)
-    return participants_service.describe(
-        session=session, participants=[participant], identities={}
-    )[0]
+    return participants_service.describe_one(session=session, participant=participant)
 
 
 @router.put(

@@ -259,6 +259,13 @@ def describe(
     ]
 
 
+def describe_one(
+    *, session: Session, participant: Participant, identity: Identity | None = None
+) -> ParticipantRead:
+    identities = {participant.id: identity} if identity is not None else {}
+    return describe(session=session, participants=[participant], identities=identities)[0]
+
+
 # -- links to sources --------------------------------------------------------------------
 
 

@@ -103,13 +103,15 @@ def extract(*, runtime: Runtime, claim: Claim, sandbox: Sandbox) -> None:
             claim.succeed(session)
         clock.lap("record")
         log.info("extracted file %s (%s): %s", file.id, file.media_type, clock)
-    except LeaseLost:
-        # Someone else owns the job now, or the source is gone: leave no derived object behind
-        # if there is no row pointing at it.
+    except Exception:
+        # The source may have been deleted (or its participant erased) while we worked: then
+        # the elements just written have no row to belong to and must not stay behind.
         with transaction(runtime.engine) as session:
             still_there = session.get(File, file.id) is not None
         if not still_there:
             store.remove(store.derived, key)
+            log.info("file %s was removed during its extraction; result discarded", file.id)
+            return
         raise
 
 
