@@ -31,7 +31,7 @@ from schemas.sources import (
 from service.access.service import ensure_may_write_sources, may_read_identifiable
 from service.auth.service import Principal
 from service.config import Settings
-from service.db import new_id, on_rollback, utcnow
+from service.db import after_commit, new_id, on_rollback, utcnow
 from service.errors import (
     BadRequest,
     Conflict,
@@ -608,10 +608,20 @@ def delete_source(*, session: Session, store: ObjectStore, source: Source) -> di
             "The object store is unavailable; the source was not deleted. Try again shortly."
         ) from exc
     session.execute(delete(Source).where(Source.id == source.id))  # type: ignore[arg-type]
+    # An extraction that finished between the removal above and this commit may have written
+    # its elements meanwhile; sweep the derived prefix once more when the rows are gone.
+    after_commit(session, lambda: _sweep_prefix(store, store.derived, prefix))
     return {
         "objects_removed": removed,
         "files": [{"id": str(f.id), "sha256": f.sha256, "size": f.size_bytes} for f in files],
     }
+
+
+def _sweep_prefix(store: ObjectStore, bucket: str, prefix: str) -> None:
+    try:
+        store.remove_prefix(bucket, prefix)
+    except Exception:  # noqa: BLE001  (best effort; the extraction job cleans up after itself)
+        log.warning("could not sweep %s/%s after a deletion", bucket, prefix)
 
 
 def describe(*, session: Session, sources: list[Source], principal: Principal) -> list[SourceRead]:
