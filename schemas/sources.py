@@ -7,6 +7,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from service.sources.models import (
+    DeidStatus,
     ExtractionStatus,
     FileKind,
     Level,
@@ -93,13 +94,22 @@ class SourceRead(BaseModel):
     level: Level
     site: SiteRef | None
     occurred_on: date | None
+    occurred_period: str | None = Field(
+        description="The date, or its quarter (2024-Q1) where the exact date could single "
+        "a person out"
+    )
+    disclosure: str = Field(
+        description="exact, or generalised (date to quarter, roles to groups) or withheld, for "
+        "those outside the source's identifiable tier"
+    )
     wave: str | None
     language: str | None
     tags: list[str]
-    roles: list[ParticipantRole]
+    roles: list[str]
     participants: list[ParticipantRef]
     status: SourceStatus
     status_reason: str | None
+    deid_status: DeidStatus
     files: list[FileRead]
     created_at: datetime
     updated_at: datetime

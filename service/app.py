@@ -12,6 +12,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from service import errors
 from service.audit.router import router as audit_router
 from service.auth.router import router as auth_router
+from service.deid.router import router as deid_router
 from service.jobs.router import router as jobs_router
 from service.participants.router import router as participants_router
 from service.runtime import Runtime
@@ -59,6 +60,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     api.include_router(sources_router)
     api.include_router(sites_router)
     api.include_router(participants_router)
+    api.include_router(deid_router)
     api.include_router(jobs_router)
     api.include_router(auth_router)
     api.include_router(audit_router)

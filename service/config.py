@@ -75,6 +75,10 @@ class Settings(BaseSettings):
     # Tokens.
     token_ttl_days: int = 90
 
+    # Metadata combinations (site x role x date) shared by fewer people than this are
+    # generalised for those outside a source's identifiable tier.
+    disclosure_k: int = 3
+
     # Participants' identifying details are encrypted with these Fernet keys (comma-separated,
     # the first one encrypts). Empty in dev mode: a key is generated into the data directory.
     identity_keys: SecretStr = SecretStr("")

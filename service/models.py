@@ -2,6 +2,7 @@
 
 from service.audit.models import AuditEvent, AuditHead
 from service.auth.models import Token, User, UserSite
+from service.deid.models import Pseudonym, PseudonymCounter, Redaction, Term
 from service.jobs.models import Job
 from service.participants.models import Consent, Participant, SourceParticipant
 from service.sites.models import Site
@@ -16,10 +17,14 @@ __all__ = [
     "File",
     "Job",
     "Participant",
+    "Pseudonym",
+    "PseudonymCounter",
+    "Redaction",
     "Site",
     "Source",
     "SourceParticipant",
     "SourceRole",
+    "Term",
     "Token",
     "User",
     "UserSite",

@@ -15,6 +15,7 @@ import pytest
 from service.auth.models import Role
 from service.runtime import Runtime
 from tests.conftest import Api, LiveServer, make_user
+from tests.test_deid_workflow import deid_ready
 
 ACTORS = ("admin", "own", "other", "analyst")  # own/other: a researcher of RXA / of RXB only
 counter = itertools.count(100)
@@ -23,9 +24,11 @@ counter = itertools.count(100)
 @dataclass
 class World:
     apis: dict[str, Api]
-    source: dict[str, Any]
+    source: dict[str, Any]  # approved: its de-identified text is published
+    review: dict[str, Any]  # in review: the redaction cases work on this one
     participant: dict[str, Any]
     job_id: str
+    pseudonym_id: str
 
     @property
     def admin(self) -> Api:
@@ -44,6 +47,29 @@ class World:
         response = self.admin.post("/participants", json=body)
         assert response.status_code == 201, response.text
         return str(response.json()["id"])
+
+    def fresh_reviewed_source(self) -> str:
+        """A source whose detection has run and which awaits approval."""
+        source_id = self.fresh_source()
+        deid_ready(self.admin, source_id)
+        for r in self.admin.get(f"/sources/{source_id}/redactions").json()["items"]:
+            if r["status"] == "suggested":
+                url = f"/sources/{source_id}/redactions/{r['id']}"
+                assert self.admin.patch(url, json={"status": "accepted"}).is_success
+        return source_id
+
+    def fresh_redaction(self) -> str:
+        n = next(counter) % 15
+        body = {"file_id": self.review["files"][0]["id"], "start": n, "end": n + 1}
+        response = self.admin.post(
+            f"/sources/{self.review['id']}/redactions", json=body | {"entity_type": "DATE"}
+        )
+        assert response.status_code == 201, response.text
+        return str(response.json()["id"])
+
+    def fresh_term(self) -> str:
+        body = {"text": f"Supplier {next(counter)}", "entity_type": "SYSTEM"}
+        return str(self.admin.post("/deid-terms", json=body).json()["id"])
 
     def fresh_user(self) -> str:
         body = {"email": f"u{next(counter)}@example.org", "role": "analyst"}
@@ -75,6 +101,7 @@ def admins(ok: int) -> dict[str, int]:
 
 
 SOURCE = {"source_id": lambda w, a: w.source["id"]}
+REVIEW = {"source_id": lambda w, a: w.review["id"]}
 FILE = SOURCE | {"file_id": lambda w, a: w.source["files"][0]["id"]}
 PARTICIPANT = {"participant_id": lambda w, a: w.participant["id"]}
 
@@ -118,7 +145,8 @@ MATRIX: dict[tuple[str, str], list[Case]] = {
         Case(own_site(201), SOURCE, multipart=attach_parts)
     ],
     ("GET", "/api/v1/sources/{source_id}/text"): [
-        Case(every(409), SOURCE),  # de-identified: allowed by consent, awaiting de-identification
+        Case(every(200), SOURCE),  # de-identified: approved, and the consent allows sharing
+        Case(every(409), REVIEW),  # still in review
         Case(own_site(200), SOURCE, {"form": "identifiable"}),
         Case(own_site(200), SOURCE, {"form": "identifiable", "format": "json"}),
     ],
@@ -187,6 +215,49 @@ MATRIX: dict[tuple[str, str], list[Case]] = {
     ],
     ("GET", "/api/v1/audit"): [Case(admins(200))],
     ("GET", "/api/v1/audit.csv"): [Case(admins(200))],
+    ("GET", "/api/v1/sources/{source_id}/redactions"): [Case(own_site(200), REVIEW)],
+    ("POST", "/api/v1/sources/{source_id}/redactions"): [
+        Case(
+            own_site(201),
+            REVIEW,
+            json=lambda w: {
+                "file_id": w.review["files"][0]["id"],
+                "start": (n := 15 + next(counter) % 2),
+                "end": n + 1,
+                "entity_type": "DATE",
+            },
+        )
+    ],
+    ("PATCH", "/api/v1/sources/{source_id}/redactions/{redaction_id}"): [
+        Case(
+            own_site(200),
+            REVIEW | {"redaction_id": lambda w, a: w.fresh_redaction()},
+            json=lambda w: {"status": "rejected"},
+        )
+    ],
+    ("POST", "/api/v1/sources/{source_id}/redactions/approve"): [
+        Case(own_site(200), {"source_id": lambda w, a: w.fresh_reviewed_source()})
+    ],
+    ("GET", "/api/v1/sources/{source_id}/anonymisation-log.csv"): [Case(own_site(200), SOURCE)],
+    ("GET", "/api/v1/anonymisation-log.csv"): [Case(admins(200))],
+    ("GET", "/api/v1/pseudonyms"): [Case(admins(200))],
+    ("PATCH", "/api/v1/pseudonyms/{pseudonym_id}"): [
+        Case(
+            admins(200),
+            {"pseudonym_id": lambda w, a: w.pseudonym_id},
+            json=lambda w: {"replacement": "[Person Z]"},
+        )
+    ],
+    ("GET", "/api/v1/deid-terms"): [Case(admins(200))],
+    ("POST", "/api/v1/deid-terms"): [
+        Case(
+            admins(201),
+            json=lambda w: {"text": f"Trust {next(counter)}", "entity_type": "HOSPITAL"},
+        )
+    ],
+    ("DELETE", "/api/v1/deid-terms/{term_id}"): [
+        Case(admins(204), {"term_id": lambda w, a: w.fresh_term()})
+    ],
     ("GET", "/healthz"): [Case(every(200))],
     ("GET", "/readyz"): [Case(every(200))],
 }
@@ -212,10 +283,19 @@ def world(admin: Api, clean: Runtime, server: LiveServer) -> World:
     ).json()
     parts = [("scopes", (None, "archive,share_team")), ("given_on", (None, "2024-01-01"))]
     assert admin.http.post(f"/participants/{participant['id']}/consents", files=parts).is_success
-    source = admin.upload([("i.txt", b"The interview itself.\n")], site="RXA", participants="P-017")
-    assert source.status_code == 201, source.text
-    body = admin.wait(source.json()["id"])
-    return World(apis, body, participant, body["files"][0]["job_id"])
+    made = []
+    for text in (b"The interview with Ida Nym itself.\n", b"A second interview, in review.\n"):
+        response = admin.upload([("i.txt", text)], site="RXA", participants="P-017")
+        assert response.status_code == 201, response.text
+        made.append(deid_ready(admin, response.json()["id"]))
+    source, review = made
+    for r in admin.get(f"/sources/{source['id']}/redactions").json()["items"]:
+        if r["status"] == "suggested":
+            url = f"/sources/{source['id']}/redactions/{r['id']}"
+            assert admin.patch(url, json={"status": "accepted"}).is_success
+    assert admin.post(f"/sources/{source['id']}/redactions/approve").status_code == 200
+    [pseudonym] = [p for p in admin.get("/pseudonyms").json() if p["term"] == "ida nym"]
+    return World(apis, source, review, participant, source["files"][0]["job_id"], pseudonym["id"])
 
 
 def test_every_route_has_an_entry_and_every_entry_holds(world: World, server: LiveServer) -> None:
@@ -258,4 +338,14 @@ def test_every_route_has_an_entry_and_every_entry_holds(world: World, server: Li
 
 def test_route_template_placeholders_are_known() -> None:
     names = {n for (_, p) in MATRIX for n in re.findall(r"\{(\w+)\}", p)}
-    assert names == {"source_id", "file_id", "participant_id", "job_id", "user_id", "token_id"}
+    assert names == {
+        "source_id",
+        "file_id",
+        "participant_id",
+        "job_id",
+        "user_id",
+        "token_id",
+        "redaction_id",
+        "pseudonym_id",
+        "term_id",
+    }

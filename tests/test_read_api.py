@@ -159,7 +159,7 @@ def test_text_is_deidentified_by_default_and_identifiable_needs_entitlement(
     researcher.wait(created["id"])
     default = analyst.get(f"/sources/{created['id']}/text")
     assert default.status_code == 409
-    assert "awaiting de-identification" in default.json()["detail"]
+    assert "awaiting review" in default.json()["detail"]
     refused = analyst.get(f"/sources/{created['id']}/text", params={"form": "identifiable"})
     assert refused.status_code == 403
     raw = researcher.get(f"/sources/{created['id']}/text", params={"form": "identifiable"})

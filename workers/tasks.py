@@ -7,13 +7,18 @@ import threading
 import uuid
 from collections.abc import Callable
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 from service.db import transaction
+from service.deid import service as deid_service
 from service.extraction.sandbox import Sandbox
 from service.jobs import service as jobs_service
 from service.jobs.models import JobKind
 from service.runtime import Runtime
 from service.texts import service as texts_service
+
+if TYPE_CHECKING:
+    from service.deid.detect import Detector
 
 log = logging.getLogger(__name__)
 
@@ -39,12 +44,38 @@ def close_sandboxes() -> None:
             _sandboxes.pop().close()
 
 
+_detector: Detector | None = None
+_detector_lock = threading.Lock()
+
+
+def detector() -> Detector:
+    """The process's detection engine: built once (it loads a spaCy pipeline), then shared."""
+    global _detector
+    with _detector_lock:
+        if _detector is None:
+            from service.deid.detect import Detector
+
+            _detector = Detector()
+        return _detector
+
+
 def _extract(runtime: Runtime, claim: jobs_service.Claim) -> None:
     texts_service.extract(runtime=runtime, claim=claim, sandbox=_sandbox())
 
 
+def _deidentify(runtime: Runtime, claim: jobs_service.Claim) -> None:
+    assert claim.job.source_id is not None
+    engine = detector()
+    with transaction(runtime.engine) as session:
+        deid_service.detect(
+            session=session, cipher=runtime.cipher, detector=engine, source_id=claim.job.source_id
+        )
+        claim.succeed(session)
+
+
 HANDLERS: dict[str, Callable[[Runtime, jobs_service.Claim], None]] = {
     JobKind.extract: _extract,
+    JobKind.deidentify: _deidentify,
 }
 
 

@@ -14,6 +14,7 @@ from service.db import UTCDateTime, new_id, utcnow
 
 class JobKind(StrEnum):
     extract = "extract"
+    deidentify = "deidentify"
 
 
 class JobStatus(StrEnum):

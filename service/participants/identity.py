@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import os
 from pathlib import Path
@@ -26,6 +28,8 @@ class IdentityCipher:
     def __init__(self, keys: list[str]) -> None:
         if not keys:
             raise IdentityKeyError("no identity key configured")
+        # Lookups of encrypted terms go by a keyed digest derived from the first key.
+        self._digest_key = hashlib.sha256(b"qualarchive-term-digest:" + keys[0].encode()).digest()
         try:
             self._fernet = MultiFernet([Fernet(k.encode("ascii")) for k in keys])
         except (ValueError, UnicodeEncodeError) as exc:
@@ -34,15 +38,24 @@ class IdentityCipher:
             ) from exc
 
     def encrypt(self, identity: dict[str, Any]) -> str:
-        payload = json.dumps(identity, ensure_ascii=False, separators=(",", ":"))
-        return self._fernet.encrypt(payload.encode("utf-8")).decode("ascii")
+        return self.encrypt_text(json.dumps(identity, ensure_ascii=False, separators=(",", ":")))
 
-    def decrypt(self, ciphertext: str) -> dict[str, Any]:
+    def digest(self, text: str) -> str:
+        """A keyed digest of ``text``: equal texts match, and nobody without the key can test
+        a guess against the database."""
+        return hmac.new(self._digest_key, text.encode("utf-8"), hashlib.sha256).hexdigest()
+
+    def encrypt_text(self, text: str) -> str:
+        return self._fernet.encrypt(text.encode("utf-8")).decode("ascii")
+
+    def decrypt_text(self, ciphertext: str) -> str:
         try:
-            data = self._fernet.decrypt(ciphertext.encode("ascii"))
+            return self._fernet.decrypt(ciphertext.encode("ascii")).decode("utf-8")
         except InvalidToken as exc:
             raise IdentityKeyError("the identity key does not open this record") from exc
-        return dict(json.loads(data))
+
+    def decrypt(self, ciphertext: str) -> dict[str, Any]:
+        return dict(json.loads(self.decrypt_text(ciphertext)))
 
 
 def new_key() -> str:

@@ -275,7 +275,7 @@ def withdraw_participant(
     participant = participants_service.get_or_raise(session=session, participant_id=participant_id)
     report = withdrawal.withdraw(
         session=session,
-        store=runtime.store,
+        runtime=runtime,
         principal=principal,
         participant=participant,
         mode=data.mode,
@@ -292,6 +292,7 @@ def withdraw_participant(
 def set_source_participants(
     source_id: uuid.UUID,
     data: SourceParticipants,
+    runtime: RuntimeDep,
     session: SessionDep,
     principal: CurrentUser,
     audit: AuditDep,
@@ -307,4 +308,6 @@ def set_source_participants(
         source.id,
         {"participants": [entry.code for entry in data.participants]},
     )
-    return sources_service.describe(session=session, sources=[source], principal=principal)[0]
+    return sources_service.describe(
+        session=session, sources=[source], principal=principal, k=runtime.settings.disclosure_k
+    )[0]

@@ -10,7 +10,7 @@ identifiable tier: the material stays for de-identified use only.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import delete
 from sqlmodel import Session, col, select
@@ -18,12 +18,18 @@ from sqlmodel import Session, col, select
 from service.access.service import ensure_may_manage_participants
 from service.auth.service import Principal
 from service.db import utcnow
+from service.deid import service as deid_service
 from service.errors import Conflict
+from service.jobs import service as jobs_service
+from service.jobs.models import JobKind
 from service.participants.models import Consent, Participant, SourceParticipant
 from service.sources import service as sources_service
 from service.sources.models import File, Source
 from service.storage.service import ObjectStore
 from service.texts import service as texts_service
+
+if TYPE_CHECKING:
+    from service.runtime import Runtime
 
 MODES = ("erase", "retain_deidentified")
 
@@ -31,7 +37,7 @@ MODES = ("erase", "retain_deidentified")
 def withdraw(
     *,
     session: Session,
-    store: ObjectStore,
+    runtime: Runtime,
     principal: Principal,
     participant: Participant,
     mode: str,
@@ -44,9 +50,13 @@ def withdraw(
             f"{participant.code} already withdrew ({participant.withdrawal_mode}) on "
             f"{participant.withdrawn_at:%Y-%m-%d}."
         )
+    store = runtime.store
     report: dict[str, Any] = {"mode": mode, "participant": participant.code}
     if mode == "erase":
-        report |= _erase_material(session, store, participant)
+        report |= _erase_material(session, runtime, participant)
+    report["pseudonyms_removed"] = deid_service.forget_participant(
+        session=session, cipher=runtime.cipher, participant=participant
+    )
     report["consent_forms_removed"] = _erase_consent_forms(session, store, participant)
     report["identity_erased"] = participant.identity_ciphertext is not None
     participant.identity_ciphertext = None
@@ -58,9 +68,8 @@ def withdraw(
     return report
 
 
-def _erase_material(
-    session: Session, store: ObjectStore, participant: Participant
-) -> dict[str, Any]:
+def _erase_material(session: Session, runtime: Runtime, participant: Participant) -> dict[str, Any]:
+    store = runtime.store
     deleted: list[dict[str, Any]] = []
     cut: list[dict[str, Any]] = []
     links = list(
@@ -88,6 +97,15 @@ def _erase_material(
             continue
         segments = texts_service.remove_speaker(
             session=session, store=store, source_id=source.id, label=link.speaker_label
+        )
+        # The redactions' offsets described the old text: detect again on the new one.
+        deid_service.forget_text(session=session, source=source)
+        jobs_service.enqueue(
+            session=session,
+            kind=JobKind.deidentify,
+            submit=runtime.dispatcher.submit,
+            max_attempts=runtime.settings.job_max_attempts,
+            source_id=source.id,
         )
         erased = _erase_originals(session, store, source)
         session.execute(

@@ -44,6 +44,12 @@ class SourceStatus(StrEnum):
     failed = "failed"
 
 
+class DeidStatus(StrEnum):
+    pending = "pending"  # no text yet, or detection not run
+    in_review = "in_review"  # suggestions await a person's decisions
+    approved = "approved"  # the de-identified text is published
+
+
 class ParticipantRole(StrEnum):
     clinical = "clinical"
     technical = "technical"
@@ -95,6 +101,13 @@ class Source(SQLModel, table=True):
     tags: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     status: str = Field(default=SourceStatus.received, sa_column=Column(String(16), nullable=False))
     status_reason: str | None = Field(default=None, sa_column=Column(Text))
+    deid_status: str = Field(
+        default=DeidStatus.pending, sa_column=Column(String(16), nullable=False)
+    )
+    deid_approved_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
+    deid_approved_by: uuid.UUID | None = Field(
+        default=None, sa_column=Column(Uuid, ForeignKey("user_account.id", ondelete="SET NULL"))
+    )
     created_by: uuid.UUID | None = Field(
         default=None, sa_column=Column(Uuid, ForeignKey("user_account.id", ondelete="SET NULL"))
     )

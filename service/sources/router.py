@@ -9,6 +9,7 @@ from urllib.parse import quote
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import PlainTextResponse, StreamingResponse
+from sqlmodel import Session
 
 from schemas.pages import Page
 from schemas.sources import (
@@ -28,6 +29,7 @@ from service.access.service import (
     visible_sources,
 )
 from service.db import new_id
+from service.deid import service as deid_service
 from service.deps import AuditDep, CurrentUser, RuntimeDep, SessionDep
 from service.errors import (
     Conflict,
@@ -42,8 +44,18 @@ from service.errors import (
     UnsupportedMediaType,
     responses,
 )
+from service.participants import service as participants_service
+from service.runtime import Runtime
 from service.sources import service as sources_service
-from service.sources.models import FileKind, Level, ParticipantRole, SourceStatus, SourceType
+from service.sources.models import (
+    DeidStatus,
+    FileKind,
+    Level,
+    ParticipantRole,
+    Source,
+    SourceStatus,
+    SourceType,
+)
 from service.texts import service as texts_service
 
 router = APIRouter(tags=["sources"])
@@ -144,7 +156,9 @@ def create_source(
             submit=runtime.dispatcher.submit,
         )
         audit.record("source.create", "source", source.id, _files_detail(upload))
-        return sources_service.describe(session=session, sources=[source], principal=principal)[0]
+        return sources_service.describe(
+            session=session, sources=[source], principal=principal, k=runtime.settings.disclosure_k
+        )[0]
 
 
 @router.post(
@@ -185,7 +199,9 @@ def attach_files(
             submit=runtime.dispatcher.submit,
         )
         audit.record("source.attach", "source", source.id, _files_detail(upload))
-        return sources_service.describe(session=session, sources=[source], principal=principal)[0]
+        return sources_service.describe(
+            session=session, sources=[source], principal=principal, k=runtime.settings.disclosure_k
+        )[0]
 
 
 def _files_detail(upload: sources_service.Upload) -> dict[str, Any]:
@@ -203,7 +219,10 @@ def _files_detail(upload: sources_service.Upload) -> dict[str, Any]:
     responses=responses(Unauthorized, Unprocessable),
 )
 def list_sources(
-    session: SessionDep, principal: CurrentUser, query: Annotated[SourceListQuery, Query()]
+    runtime: RuntimeDep,
+    session: SessionDep,
+    principal: CurrentUser,
+    query: Annotated[SourceListQuery, Query()],
 ) -> Page[SourceRead]:
     """List sources, newest first, with filters and a cursor."""
     rows, next_cursor = sources_service.list_page(
@@ -214,7 +233,9 @@ def list_sources(
         visible=visible_sources(principal),
     )
     return Page(
-        items=sources_service.describe(session=session, sources=rows, principal=principal),
+        items=sources_service.describe(
+            session=session, sources=rows, principal=principal, k=runtime.settings.disclosure_k
+        ),
         next_cursor=next_cursor,
     )
 
@@ -224,11 +245,15 @@ def list_sources(
     response_model=SourceRead,
     responses=responses(Unauthorized, NotFound),
 )
-def get_source(source_id: uuid.UUID, session: SessionDep, principal: CurrentUser) -> SourceRead:
+def get_source(
+    source_id: uuid.UUID, runtime: RuntimeDep, session: SessionDep, principal: CurrentUser
+) -> SourceRead:
     """A source's metadata, files and processing status."""
     source = sources_service.get_or_raise(session=session, source_id=source_id)
     ensure_source_visible(session, principal, source)
-    return sources_service.describe(session=session, sources=[source], principal=principal)[0]
+    return sources_service.describe(
+        session=session, sources=[source], principal=principal, k=runtime.settings.disclosure_k
+    )[0]
 
 
 @router.get(
@@ -253,13 +278,7 @@ def get_text(
     ensure_source_visible(session, principal, source)
     if form == "deidentified":
         ensure_consent_allows(session, source, Use.share)
-        # Principle 2: nothing but de-identified text by default. Detection and review come
-        # with the de-identification capability; until then there is no such form to serve.
-        raise Conflict(
-            "The de-identified text is not available: this source is awaiting "
-            "de-identification. Those entitled to identifiable material can ask for "
-            "form=identifiable."
-        )
+        return _deidentified_text(session, runtime, source, format)
     ensure_may_read_identifiable(principal, site_id=source.site_id)
     pairs = texts_service.require_text(session=session, source=source)
     audit.record("text.read_identifiable", "source", source.id, {"format": format})
@@ -285,6 +304,60 @@ def get_text(
             )
         )
     return SourceText(source_id=source.id, form=form, parts=parts)
+
+
+def _deidentified_text(session: Session, runtime: Runtime, source: Source, format: str) -> Any:
+    if source.deid_status != DeidStatus.approved:
+        texts_service.require_text(session=session, source=source)
+        raise Conflict(
+            "The de-identified text is awaiting review: a researcher of the site or an admin "
+            "must approve its redactions first."
+        )
+    parts = list(deid_service.deidentified(session=session, cipher=runtime.cipher, source=source))
+    if format == "text":
+        return PlainTextResponse("\n\n".join(rendered.text for _, _, rendered in parts))
+    speakers = {
+        label: deid_service.participant_pseudonym(participant.code)
+        for participant, label in participants_service.links_of(
+            session=session, source_ids=[source.id]
+        )[source.id]
+        if label
+    }
+    result = []
+    for file, text, rendered in parts:
+        elements = []
+        for e in texts_service.load_elements(runtime=runtime, text=text):
+            start = rendered.offsets.to_deidentified(e["start"])
+            end = rendered.offsets.to_deidentified(e["end"], end=True)
+            speaker = e.get("speaker")
+            elements.append(
+                ElementRead(
+                    type=e["type"],
+                    text=rendered.text[start:end],
+                    start=start,
+                    end=end,
+                    page=e.get("page"),
+                    # A label that belongs to a participant becomes their pseudonym.
+                    speaker=speakers.get(speaker, speaker) if speaker else None,
+                    start_time=e.get("start_time"),
+                    end_time=e.get("end_time"),
+                )
+            )
+        result.append(
+            TextPart(
+                file_id=file.id,
+                file_kind=FileKind(file.kind),
+                media_type=file.media_type,
+                engine=text.engine,
+                engine_version=text.engine_version,
+                page_count=text.page_count,
+                pages_without_text=file.pages_without_text or [],
+                ocr_pages=text.ocr_pages,
+                text=rendered.text,
+                elements=elements,
+            )
+        )
+    return SourceText(source_id=source.id, form="deidentified", parts=result)
 
 
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")

@@ -32,6 +32,7 @@ from service.access.service import ensure_may_write_sources, may_read_identifiab
 from service.auth.service import Principal
 from service.config import Settings
 from service.db import after_commit, new_id, on_rollback, utcnow
+from service.deid import disclosure
 from service.errors import (
     BadRequest,
     Conflict,
@@ -48,11 +49,11 @@ from service.participants import service as participants_service
 from service.sites import service as sites_service
 from service.sites.models import Site
 from service.sources.models import (
+    DeidStatus,
     ExtractionStatus,
     File,
     FileKind,
     Level,
-    ParticipantRole,
     Source,
     SourceRole,
     SourceStatus,
@@ -624,7 +625,9 @@ def _sweep_prefix(store: ObjectStore, bucket: str, prefix: str) -> None:
         log.warning("could not sweep %s/%s after a deletion", bucket, prefix)
 
 
-def describe(*, session: Session, sources: list[Source], principal: Principal) -> list[SourceRead]:
+def describe(
+    *, session: Session, sources: list[Source], principal: Principal, k: int = 3
+) -> list[SourceRead]:
     """The API view of sources, with files, roles, sites and latest jobs in four queries.
 
     Original filenames often name a participant, so only those entitled to identifiable
@@ -646,6 +649,16 @@ def describe(*, session: Session, sources: list[Source], principal: Principal) -
     result = []
     for source in sources:
         site = sites.get(source.site_id) if source.site_id else None
+        identifiable = may_read_identifiable(principal, site_id=source.site_id)
+        if identifiable:
+            view = disclosure.Shown(
+                "exact",
+                source.occurred_on,
+                source.occurred_on.isoformat() if source.occurred_on else None,
+                roles[source.id],
+            )
+        else:
+            view = disclosure.shown(session=session, source=source, roles=roles[source.id], k=k)
         result.append(
             SourceRead(
                 id=source.id,
@@ -653,24 +666,25 @@ def describe(*, session: Session, sources: list[Source], principal: Principal) -
                 source_type=SourceType(source.source_type),
                 level=Level(source.level),
                 site=SiteRef(id=site.id, code=site.code) if site else None,
-                occurred_on=source.occurred_on,
+                occurred_on=view.occurred_on,
+                occurred_period=view.occurred_period,
+                disclosure=view.disclosure,
                 wave=source.wave,
                 language=source.language,
                 tags=list(source.tags or []),
-                roles=[ParticipantRole(r) for r in roles[source.id]],
+                roles=view.roles,
                 participants=[
                     ParticipantRef(code=p.code, speaker_label=label)
                     for p, label in links[source.id]
                 ],
                 status=SourceStatus(source.status),
                 status_reason=source.status_reason,
+                deid_status=DeidStatus(source.deid_status),
                 files=[
                     FileRead.model_validate(f).model_copy(
                         update={
                             "job_id": jobs.get(f.id),
-                            "original_filename": f.original_filename
-                            if may_read_identifiable(principal, site_id=source.site_id)
-                            else None,
+                            "original_filename": f.original_filename if identifiable else None,
                         }
                     )
                     for f in files[source.id]

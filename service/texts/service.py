@@ -23,10 +23,12 @@ from service.extraction.engine import (
     Limits,
     OcrConfig,
 )
+from service.jobs import service as jobs_service
+from service.jobs.models import JobKind
 from service.jobs.service import Claim, LeaseLost
 from service.runtime import Runtime
 from service.sources import service as sources_service
-from service.sources.models import ExtractionStatus, File, Source
+from service.sources.models import ExtractionStatus, File, Source, SourceStatus
 from service.storage.service import ObjectStore
 from service.texts.models import ExtractedText
 
@@ -99,7 +101,16 @@ def extract(*, runtime: Runtime, claim: Claim, sandbox: Sandbox) -> None:
     clock.lap("elements")
     try:
         with transaction(runtime.engine) as session:
-            _record_text(session, file, extraction, key)
+            source = _record_text(session, file, extraction, key)
+            if source.status == SourceStatus.ready:
+                # Every file's text is in: de-identification comes next.
+                jobs_service.enqueue(
+                    session=session,
+                    kind=JobKind.deidentify,
+                    submit=runtime.dispatcher.submit,
+                    max_attempts=runtime.settings.job_max_attempts,
+                    source_id=source.id,
+                )
             claim.succeed(session)
         clock.lap("record")
         log.info("extracted file %s (%s): %s", file.id, file.media_type, clock)
@@ -142,7 +153,7 @@ def _elements_json(file: File, extraction: Extraction) -> bytes:
     return json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
 
-def _record_text(session: Session, file: File, extraction: Extraction, key: str) -> None:
+def _record_text(session: Session, file: File, extraction: Extraction, key: str) -> Source:
     status = (
         ExtractionStatus.partial if extraction.pages_without_text else ExtractionStatus.complete
     )
@@ -187,7 +198,7 @@ def _record_text(session: Session, file: File, extraction: Extraction, key: str)
     text.created_at = utcnow()
     session.add(text)
     session.flush()
-    sources_service.refresh_status(session=session, source_id=file.source_id)
+    return sources_service.refresh_status(session=session, source_id=file.source_id)
 
 
 def _record_failure(runtime: Runtime, claim: Claim, file: File, reason: str) -> None:

@@ -1,0 +1,113 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+EntityType = Literal[
+    "PERSON",
+    "ORGANISATION",
+    "HOSPITAL",
+    "SYSTEM",
+    "LOCATION",
+    "DATE",
+    "EMAIL",
+    "PHONE",
+    "NHS_NUMBER",
+    "POSTCODE",
+]
+
+
+def _bracketed(value: str | None) -> str | None:
+    if value is None:
+        return None
+    value = " ".join(value.split())
+    if len(value) < 3 or not (value.startswith("[") and value.endswith("]")):
+        raise ValueError("a replacement is marked in square brackets, e.g. [Trust C]")
+    return value
+
+
+class RedactionRead(BaseModel):
+    id: uuid.UUID
+    file_id: uuid.UUID
+    start: int
+    end: int
+    entity_type: str
+    original: str = Field(description="The words replaced (identifiable tier)")
+    replacement: str = Field(description="What the de-identified text shows")
+    score: float | None
+    origin: str
+    status: str
+    decided_by: uuid.UUID | None
+    decided_at: datetime | None
+
+
+class RedactionList(BaseModel):
+    source_id: uuid.UUID
+    deid_status: str
+    items: list[RedactionRead]
+
+
+class RedactionCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    file_id: uuid.UUID
+    start: int = Field(ge=0)
+    end: int = Field(ge=1)
+    entity_type: EntityType
+    replacement: str | None = Field(default=None, max_length=120)
+
+    @field_validator("replacement")
+    @classmethod
+    def _marked(cls, value: str | None) -> str | None:
+        return _bracketed(value)
+
+
+class RedactionUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    status: Literal["accepted", "rejected"] | None = None
+    replacement: str | None = Field(default=None, max_length=120)
+
+    @field_validator("replacement")
+    @classmethod
+    def _marked(cls, value: str | None) -> str | None:
+        return _bracketed(value)
+
+
+class PseudonymRead(BaseModel):
+    id: uuid.UUID
+    entity_type: str
+    term: str
+    replacement: str
+    participant_id: uuid.UUID | None
+    updated_at: datetime
+
+
+class PseudonymUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    replacement: str = Field(max_length=120)
+
+    @field_validator("replacement")
+    @classmethod
+    def _marked(cls, value: str | None) -> str | None:
+        return _bracketed(value)
+
+
+class TermCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    text: str = Field(min_length=2, max_length=200)
+    entity_type: Literal["ORGANISATION", "HOSPITAL", "SYSTEM", "LOCATION", "PERSON"]
+
+
+class TermRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    text: str
+    entity_type: str
+    created_at: datetime

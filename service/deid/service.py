@@ -1,0 +1,590 @@
+"""De-identification: detection into suggested redactions, review, the pseudonym registry, and
+the de-identified text with offset maps both ways.
+
+Following the UK Data Service's guidance for qualitative data: identifiers are replaced by
+consistent pseudonyms ([Participant 17], [Trust C]) or vaguer descriptors ([Place], [Date]),
+every replacement is marked in brackets, the unedited text stays in the identifiable tier, and
+every change is logged apart from the de-identified text.
+"""
+
+from __future__ import annotations
+
+import bisect
+import re
+import uuid
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import delete, update
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+
+from service.db import utcnow
+from service.deid.models import Pseudonym, PseudonymCounter, Redaction, Term
+from service.deid.policy import policy_for
+from service.errors import Conflict, NotFound, Unprocessable
+from service.participants.identity import IdentityCipher
+from service.participants.models import Participant, SourceParticipant
+from service.sources.models import DeidStatus, File, Source
+from service.texts.models import ExtractedText
+
+if TYPE_CHECKING:
+    from service.deid.detect import Detector
+
+# Consistent pseudonyms, lettered per kind: the same term gets the same letter everywhere.
+PSEUDONYM_KINDS = {
+    "PERSON": "Person",
+    "ORGANISATION": "Organisation",
+    "HOSPITAL": "Trust",
+    "SYSTEM": "Supplier",
+}
+# Vaguer descriptors: what the thing was, not which.
+DESCRIPTORS = {
+    "LOCATION": "[Place]",
+    "DATE": "[Date]",
+    "EMAIL": "[Email address]",
+    "PHONE": "[Phone number]",
+    "NHS_NUMBER": "[NHS number]",
+    "POSTCODE": "[Postcode]",
+}
+ENTITY_TYPES = tuple(PSEUDONYM_KINDS) + tuple(DESCRIPTORS)
+STATUSES = ("suggested", "accepted", "rejected")
+
+
+def normalise(term: str) -> str:
+    return " ".join(term.split()).casefold()
+
+
+def letters(number: int) -> str:
+    """1 -> A, 26 -> Z, 27 -> AA: spreadsheet-style column letters."""
+    result = ""
+    while number > 0:
+        number, remainder = divmod(number - 1, 26)
+        result = chr(ord("A") + remainder) + result
+    return result
+
+
+def participant_pseudonym(code: str) -> str:
+    match = re.fullmatch(r"P-0*(\d+)", code)
+    return f"[Participant {match[1]}]" if match else f"[Participant {code}]"
+
+
+# -- the registry --------------------------------------------------------------------------
+
+
+class Registry:
+    """The project-wide pseudonym registry as one job or request sees it."""
+
+    def __init__(self, session: Session, cipher: IdentityCipher) -> None:
+        self.session = session
+        self.cipher = cipher
+        self._cache: dict[tuple[str, str], str] = {}
+
+    def replacement(self, entity_type: str, term: str) -> str:
+        """The stable replacement of ``term``: found, or created with the next letter."""
+        if entity_type in DESCRIPTORS:
+            return DESCRIPTORS[entity_type]
+        key = (entity_type, normalise(term))
+        if key in self._cache:
+            return self._cache[key]
+        digest = self.cipher.digest(key[1])
+        found = self._find(entity_type, digest)
+        if found is None:
+            found = self._create(entity_type, key[1], digest)
+        self._cache[key] = found
+        return found
+
+    def _find(self, entity_type: str, digest: str) -> str | None:
+        return self.session.exec(
+            select(Pseudonym.replacement).where(
+                Pseudonym.entity_type == entity_type, Pseudonym.term_digest == digest
+            )
+        ).first()
+
+    def _create(self, entity_type: str, term: str, digest: str) -> str:
+        kind = PSEUDONYM_KINDS.get(entity_type, "Term")
+        number = self._next_number(entity_type)
+        replacement = f"[{kind} {letters(number)}]"
+        try:
+            with self.session.begin_nested():
+                self.session.add(
+                    Pseudonym(
+                        entity_type=entity_type,
+                        term_digest=digest,
+                        term_ciphertext=self.cipher.encrypt_text(term),
+                        replacement=replacement,
+                    )
+                )
+        except IntegrityError:
+            # Another job registered the same term a moment ago: use theirs.
+            existing = self._find(entity_type, digest)
+            assert existing is not None
+            return existing
+        return replacement
+
+    def _next_number(self, entity_type: str) -> int:
+        row = self.session.execute(
+            update(PseudonymCounter)
+            .where(col(PseudonymCounter.entity_type) == entity_type)
+            .values(next_number=PseudonymCounter.next_number + 1)
+            .returning(col(PseudonymCounter.next_number))
+        ).first()
+        if row is not None:
+            return int(row[0]) - 1
+        try:
+            with self.session.begin_nested():
+                self.session.add(PseudonymCounter(entity_type=entity_type, next_number=2))
+            return 1
+        except IntegrityError:
+            return self._next_number(entity_type)
+
+    def register_participant(self, participant: Participant) -> None:
+        """Map the participant's name and aliases to ``[Participant 17]``."""
+        if participant.identity_ciphertext is None:
+            return
+        identity = self.cipher.decrypt(participant.identity_ciphertext)
+        replacement = participant_pseudonym(participant.code)
+        for name in [identity.get("name"), *identity.get("aliases", [])]:
+            if not name:
+                continue
+            term = normalise(name)
+            digest = self.cipher.digest(term)
+            existing = self.session.exec(
+                select(Pseudonym).where(
+                    Pseudonym.entity_type == "PERSON", Pseudonym.term_digest == digest
+                )
+            ).first()
+            if existing is None:
+                self.session.add(
+                    Pseudonym(
+                        entity_type="PERSON",
+                        term_digest=digest,
+                        term_ciphertext=self.cipher.encrypt_text(term),
+                        replacement=replacement,
+                        participant_id=participant.id,
+                    )
+                )
+            elif existing.replacement != replacement:
+                existing.replacement = replacement
+                existing.participant_id = participant.id
+                self.session.add(existing)
+            self._cache[("PERSON", term)] = replacement
+        self.session.flush()
+
+
+def forget_participant(
+    *, session: Session, cipher: IdentityCipher, participant: Participant
+) -> int:
+    """On withdrawal: remove the registry's entries for the participant's names. Redactions
+    that showed them keep their replacement, written onto the redaction itself, so the
+    de-identified text does not change; the names themselves are gone."""
+    entries = list(
+        session.exec(select(Pseudonym).where(Pseudonym.participant_id == participant.id))
+    )
+    if not entries:
+        return 0
+    by_digest = {p.term_digest: p.replacement for p in entries}
+    rows = session.exec(
+        select(Redaction, ExtractedText)
+        .join(ExtractedText, col(ExtractedText.id) == col(Redaction.text_id))
+        .where(Redaction.entity_type == "PERSON", col(Redaction.replacement).is_(None))
+    )
+    for redaction, text in rows:
+        original = normalise(text.content[redaction.start : redaction.end])
+        replacement = by_digest.get(cipher.digest(original))
+        if replacement is not None:
+            redaction.replacement = replacement
+            session.add(redaction)
+    for entry in entries:
+        session.delete(entry)
+    session.flush()
+    return len(entries)
+
+
+def list_pseudonyms(*, session: Session, cipher: IdentityCipher) -> list[dict[str, Any]]:
+    rows = session.exec(
+        select(Pseudonym).order_by(col(Pseudonym.entity_type), col(Pseudonym.replacement))
+    )
+    return [
+        {
+            "id": p.id,
+            "entity_type": p.entity_type,
+            "term": cipher.decrypt_text(p.term_ciphertext),
+            "replacement": p.replacement,
+            "participant_id": p.participant_id,
+            "updated_at": p.updated_at,
+        }
+        for p in rows
+    ]
+
+
+def set_pseudonym(*, session: Session, pseudonym_id: uuid.UUID, replacement: str) -> Pseudonym:
+    pseudonym = session.get(Pseudonym, pseudonym_id)
+    if pseudonym is None:
+        raise NotFound("No pseudonym with that id.")
+    replacement = " ".join(replacement.split())
+    if not (replacement.startswith("[") and replacement.endswith("]")) or len(replacement) < 3:
+        raise Unprocessable("A replacement is marked in square brackets, e.g. [Trust C].")
+    pseudonym.replacement = replacement
+    pseudonym.updated_at = utcnow()
+    session.add(pseudonym)
+    session.flush()
+    return pseudonym
+
+
+# -- detection -----------------------------------------------------------------------------
+
+
+def _deny_and_allow(
+    session: Session, registry: Registry, source: Source
+) -> tuple[list[Any], list[str]]:
+    from service.deid.detect import Term as DenyTerm
+
+    deny: list[DenyTerm] = []
+    for participant in session.exec(
+        select(Participant).where(col(Participant.withdrawn_at).is_(None))
+    ):
+        registry.register_participant(participant)
+        if participant.identity_ciphertext:
+            identity = registry.cipher.decrypt(participant.identity_ciphertext)
+            for name in [identity.get("name"), *identity.get("aliases", [])]:
+                if name:
+                    deny.append(DenyTerm(text=name, entity_type="PERSON"))
+    for term in session.exec(select(Term)):
+        deny.append(DenyTerm(text=term.text, entity_type=term.entity_type))
+    links = session.exec(
+        select(SourceParticipant, Participant)
+        .join(Participant, col(Participant.id) == col(SourceParticipant.participant_id))
+        .where(col(SourceParticipant.source_id) == source.id)
+    )
+    allow: list[str] = []
+    for link, participant in links:
+        allow.append(participant.code)
+        if link.speaker_label:
+            allow.append(link.speaker_label)
+    return deny, allow
+
+
+def detect(
+    *, session: Session, cipher: IdentityCipher, detector: Detector, source_id: uuid.UUID
+) -> int:
+    """Run detection on the source's texts that have none yet; apply its policy. Returns the
+    number of suggestions written. A person's decisions are never overwritten."""
+    source = session.exec(select(Source).where(Source.id == source_id).with_for_update()).first()
+    if source is None:
+        return 0
+    registry = Registry(session, cipher)
+    deny, allow = _deny_and_allow(session, registry, source)
+    policy = policy_for(source.source_type, source.level)
+    written = 0
+    texts = session.exec(select(ExtractedText).where(ExtractedText.source_id == source.id))
+    for text in texts:
+        already = session.exec(
+            select(Redaction.id).where(Redaction.text_id == text.id).limit(1)
+        ).first()
+        if already is not None:
+            continue
+        for span in detector.detect(text.content, deny=deny, allow=allow):
+            entity_type = span.entity_type if span.entity_type in ENTITY_TYPES else "ORGANISATION"
+            status = "suggested"
+            if policy.auto_accept_at is not None and span.score >= policy.auto_accept_at:
+                status = "accepted"
+            elif not policy.review_required:
+                status = "rejected"
+            session.add(
+                Redaction(
+                    source_id=source.id,
+                    text_id=text.id,
+                    start=span.start,
+                    end=span.end,
+                    entity_type=entity_type,
+                    score=round(span.score, 3),
+                    origin=f"detector:{span.recognizer}"[:64],
+                    status=status,
+                    decided_at=utcnow() if status != "suggested" else None,
+                )
+            )
+            written += 1
+    if policy.review_required:
+        source.deid_status = DeidStatus.in_review
+    else:
+        source.deid_status = DeidStatus.approved
+        source.deid_approved_at = utcnow()
+        source.deid_approved_by = None
+    session.add(source)
+    session.flush()
+    return written
+
+
+# -- review --------------------------------------------------------------------------------
+
+
+def redactions_of(*, session: Session, source_id: uuid.UUID) -> list[Redaction]:
+    return list(
+        session.exec(
+            select(Redaction)
+            .where(Redaction.source_id == source_id)
+            .order_by(col(Redaction.text_id), col(Redaction.start))
+        )
+    )
+
+
+def _text_of(session: Session, source: Source, file_id: uuid.UUID) -> ExtractedText:
+    text = session.exec(
+        select(ExtractedText).where(
+            ExtractedText.source_id == source.id, ExtractedText.file_id == file_id
+        )
+    ).first()
+    if text is None:
+        raise Unprocessable("That file has no text in this source.")
+    return text
+
+
+def _overlapping(
+    session: Session, text_id: uuid.UUID, start: int, end: int, ignore: uuid.UUID | None
+) -> Redaction | None:
+    query = select(Redaction).where(
+        Redaction.text_id == text_id,
+        Redaction.status != "rejected",
+        col(Redaction.start) < end,
+        col(Redaction.end) > start,
+    )
+    if ignore is not None:
+        query = query.where(col(Redaction.id) != ignore)
+    return session.exec(query).first()
+
+
+def _back_to_review(source: Source) -> None:
+    """Any change to an approved source's redactions takes it back to review."""
+    if source.deid_status == DeidStatus.approved:
+        source.deid_status = DeidStatus.in_review
+        source.deid_approved_at = None
+        source.deid_approved_by = None
+
+
+def require_text_for_review(session: Session, source: Source) -> None:
+    has_text = session.exec(
+        select(ExtractedText.id).where(ExtractedText.source_id == source.id)
+    ).first()
+    if has_text is None:
+        raise Conflict("This source has no text to de-identify yet.")
+
+
+def add_redaction(
+    *,
+    session: Session,
+    source: Source,
+    file_id: uuid.UUID,
+    start: int,
+    end: int,
+    entity_type: str,
+    replacement: str | None,
+    user_id: uuid.UUID,
+) -> Redaction:
+    """A span a person marked: accepted at once."""
+    require_text_for_review(session, source)
+    text = _text_of(session, source, file_id)
+    if not 0 <= start < end <= len(text.content):
+        raise Unprocessable(
+            f"The span {start}-{end} is outside the text, which has {len(text.content)} characters."
+        )
+    clash = _overlapping(session, text.id, start, end, None)
+    if clash is not None:
+        raise Conflict(
+            f"The span {start}-{end} overlaps redaction {clash.id} ({clash.start}-{clash.end}); "
+            "change or reject that one first.",
+            redaction_id=str(clash.id),
+        )
+    now = utcnow()
+    redaction = Redaction(
+        source_id=source.id,
+        text_id=text.id,
+        start=start,
+        end=end,
+        entity_type=entity_type,
+        replacement=replacement,
+        origin="person",
+        status="accepted",
+        created_by=user_id,
+        decided_by=user_id,
+        decided_at=now,
+    )
+    session.add(redaction)
+    _back_to_review(source)
+    session.add(source)
+    session.flush()
+    return redaction
+
+
+def update_redaction(
+    *,
+    session: Session,
+    source: Source,
+    redaction_id: uuid.UUID,
+    status: str | None,
+    replacement: str | None,
+    user_id: uuid.UUID,
+) -> Redaction:
+    redaction = session.get(Redaction, redaction_id)
+    if redaction is None or redaction.source_id != source.id:
+        raise NotFound("No redaction with that id in this source.")
+    if status is not None:
+        if status == "suggested":
+            raise Unprocessable("A decision is accepted or rejected.")
+        if status == "accepted":
+            clash = _overlapping(
+                session, redaction.text_id, redaction.start, redaction.end, redaction.id
+            )
+            if clash is not None and clash.status == "accepted":
+                raise Conflict(
+                    f"It overlaps the accepted redaction {clash.id}; reject one of them."
+                )
+        redaction.status = status
+    if replacement is not None:
+        redaction.replacement = replacement
+        if redaction.status == "suggested":
+            redaction.status = "accepted"
+    redaction.decided_by = user_id
+    redaction.decided_at = utcnow()
+    session.add(redaction)
+    _back_to_review(source)
+    session.add(source)
+    session.flush()
+    return redaction
+
+
+def approve(
+    *, session: Session, cipher: IdentityCipher, source: Source, user_id: uuid.UUID
+) -> None:
+    """Publish the de-identified text: every suggestion must have been decided."""
+    require_text_for_review(session, source)
+    if source.deid_status == DeidStatus.approved:
+        raise Conflict("This source's de-identified text is already approved.")
+    waiting = [
+        r for r in redactions_of(session=session, source_id=source.id) if r.status == "suggested"
+    ]
+    if waiting:
+        raise Conflict(
+            f"{len(waiting)} suggested redaction(s) still await a decision; accept or reject them "
+            "first.",
+            waiting=len(waiting),
+        )
+    accepted = [
+        r for r in redactions_of(session=session, source_id=source.id) if r.status == "accepted"
+    ]
+    by_text: dict[uuid.UUID, list[Redaction]] = {}
+    for r in accepted:
+        by_text.setdefault(r.text_id, []).append(r)
+    for rows in by_text.values():
+        rows.sort(key=lambda r: r.start)
+        for a, b in zip(rows, rows[1:], strict=False):
+            if b.start < a.end:
+                raise Conflict(f"Accepted redactions {a.id} and {b.id} overlap; reject one.")
+    # Settle every pseudonym now, so that reading the published text only looks them up.
+    registry = Registry(session, cipher)
+    for r in accepted:
+        if r.replacement is None:
+            text = session.get(ExtractedText, r.text_id)
+            assert text is not None
+            registry.replacement(r.entity_type, text.content[r.start : r.end])
+    source.deid_status = DeidStatus.approved
+    source.deid_approved_at = utcnow()
+    source.deid_approved_by = user_id
+    session.add(source)
+    session.flush()
+
+
+def forget_text(*, session: Session, source: Source) -> None:
+    """Drop all redactions of a source whose text was rebuilt (their offsets no longer hold);
+    detection runs again."""
+    session.execute(delete(Redaction).where(col(Redaction.source_id) == source.id))
+    source.deid_status = DeidStatus.pending
+    source.deid_approved_at = None
+    session.add(source)
+    session.flush()
+
+
+# -- rendering -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class OffsetMap:
+    """Where each replacement sits in both texts, to convert positions either way."""
+
+    # (identifiable start, identifiable end, de-identified start, de-identified end)
+    segments: tuple[tuple[int, int, int, int], ...]
+
+    def to_deidentified(self, position: int, *, end: bool = False) -> int:
+        """A position in the identifiable text, in the de-identified one. A position inside a
+        replaced span goes to the start of its replacement, or to its end if ``end`` (for the
+        end of a range, so that a range never cuts a replacement in two)."""
+        return self._convert(position, end, source=0, target=2)
+
+    def to_identifiable(self, position: int, *, end: bool = False) -> int:
+        """A position in the de-identified text (a search hit, a coding), in the identifiable
+        one; inside a replacement it goes to the start (or ``end``) of the words replaced."""
+        return self._convert(position, end, source=2, target=0)
+
+    def _convert(self, position: int, end: bool, *, source: int, target: int) -> int:
+        index = bisect.bisect_right([s[source] for s in self.segments], position) - 1
+        if index < 0:
+            return position
+        segment = self.segments[index]
+        from_start, from_end = segment[source], segment[source + 1]
+        to_start, to_end = segment[target], segment[target + 1]
+        if position == from_start:
+            return to_start
+        if position < from_end:
+            return to_end if end else to_start
+        return to_end + (position - from_end)
+
+
+@dataclass(frozen=True)
+class Rendered:
+    text: str
+    offsets: OffsetMap
+
+
+def render(text: str, replacements: Sequence[tuple[int, int, str]]) -> Rendered:
+    """The text with each (start, end, replacement) applied; spans must not overlap."""
+    pieces: list[str] = []
+    segments: list[tuple[int, int, int, int]] = []
+    cursor = 0
+    length = 0
+    for start, end, replacement in sorted(replacements):
+        pieces.append(text[cursor:start])
+        length += start - cursor
+        pieces.append(replacement)
+        segments.append((start, end, length, length + len(replacement)))
+        length += len(replacement)
+        cursor = end
+    pieces.append(text[cursor:])
+    return Rendered("".join(pieces), OffsetMap(tuple(segments)))
+
+
+def deidentified(
+    *, session: Session, cipher: IdentityCipher, source: Source
+) -> Iterator[tuple[File, ExtractedText, Rendered]]:
+    """The source's texts in de-identified form, with the registry's current pseudonyms."""
+    registry = Registry(session, cipher)
+    rows = session.exec(
+        select(File, ExtractedText)
+        .join(ExtractedText, col(ExtractedText.file_id) == col(File.id))
+        .where(File.source_id == source.id)
+        .order_by(col(File.id))
+    )
+    accepted: dict[uuid.UUID, list[Redaction]] = {}
+    for r in redactions_of(session=session, source_id=source.id):
+        if r.status == "accepted":
+            accepted.setdefault(r.text_id, []).append(r)
+    for file, text in rows:
+        replacements = [
+            (
+                r.start,
+                r.end,
+                r.replacement or registry.replacement(r.entity_type, text.content[r.start : r.end]),
+            )
+            for r in accepted.get(text.id, [])
+        ]
+        yield file, text, render(text.content, replacements)
