@@ -64,12 +64,16 @@ def _extract(runtime: Runtime, claim: jobs_service.Claim) -> None:
 
 
 def _deidentify(runtime: Runtime, claim: jobs_service.Claim) -> None:
+    # Read, detect, write: the detector runs with no database transaction open.
     assert claim.job.source_id is not None
-    engine = detector()
     with transaction(runtime.engine) as session:
-        deid_service.detect(
-            session=session, cipher=runtime.cipher, detector=engine, source_id=claim.job.source_id
+        plan = deid_service.plan_detection(
+            session=session, cipher=runtime.cipher, source_id=claim.job.source_id
         )
+    found = deid_service.run_detection(plan, detector()) if plan else {}
+    with transaction(runtime.engine) as session:
+        if plan is not None:
+            deid_service.record_detection(session=session, plan=plan, found=found)
         claim.succeed(session)
 
 

@@ -266,26 +266,60 @@ def _deny_and_allow(
     return deny, allow
 
 
-def detect(
-    *, session: Session, cipher: IdentityCipher, detector: Detector, source_id: uuid.UUID
-) -> int:
-    """Run detection on the source's texts that have none yet; apply its policy. Returns the
-    number of suggestions written. A person's decisions are never overwritten."""
-    source = session.exec(select(Source).where(Source.id == source_id).with_for_update()).first()
+@dataclass
+class DetectionPlan:
+    """What a detection run needs, read in one short transaction so that the slow part (the
+    detector itself) holds no database lock."""
+
+    source_id: uuid.UUID
+    texts: list[tuple[uuid.UUID, str]]
+    deny: list[Any]
+    allow: list[str]
+
+
+def plan_detection(
+    *, session: Session, cipher: IdentityCipher, source_id: uuid.UUID
+) -> DetectionPlan | None:
+    source = session.get(Source, source_id)
     if source is None:
-        return 0
+        return None
     registry = Registry(session, cipher)
     deny, allow = _deny_and_allow(session, registry, source)
-    policy = policy_for(source.source_type, source.level)
-    written = 0
-    texts = session.exec(select(ExtractedText).where(ExtractedText.source_id == source.id))
-    for text in texts:
-        already = session.exec(
+    texts = []
+    for text in session.exec(select(ExtractedText).where(ExtractedText.source_id == source.id)):
+        done = session.exec(
             select(Redaction.id).where(Redaction.text_id == text.id).limit(1)
         ).first()
-        if already is not None:
+        if done is None:
+            texts.append((text.id, text.content))
+    return DetectionPlan(source_id=source.id, texts=texts, deny=deny, allow=allow)
+
+
+def run_detection(plan: DetectionPlan, detector: Detector) -> dict[uuid.UUID, list[Any]]:
+    return {
+        text_id: detector.detect(content, deny=plan.deny, allow=plan.allow)
+        for text_id, content in plan.texts
+    }
+
+
+def record_detection(
+    *, session: Session, plan: DetectionPlan, found: dict[uuid.UUID, list[Any]]
+) -> int:
+    """Write the suggestions and apply the source's policy; return how many were written.
+    A text that gained redactions meanwhile (another run) is left as it is."""
+    source = session.exec(
+        select(Source).where(Source.id == plan.source_id).with_for_update()
+    ).first()
+    if source is None:
+        return 0
+    policy = policy_for(source.source_type, source.level)
+    written = 0
+    for text_id, spans in found.items():
+        if session.get(ExtractedText, text_id) is None:
             continue
-        for span in detector.detect(text.content, deny=deny, allow=allow):
+        if session.exec(select(Redaction.id).where(Redaction.text_id == text_id).limit(1)).first():
+            continue
+        for span in spans:
             entity_type = span.entity_type if span.entity_type in ENTITY_TYPES else "ORGANISATION"
             status = "suggested"
             if policy.auto_accept_at is not None and span.score >= policy.auto_accept_at:
@@ -295,7 +329,7 @@ def detect(
             session.add(
                 Redaction(
                     source_id=source.id,
-                    text_id=text.id,
+                    text_id=text_id,
                     start=span.start,
                     end=span.end,
                     entity_type=entity_type,
@@ -308,10 +342,11 @@ def detect(
             written += 1
     if policy.review_required:
         source.deid_status = DeidStatus.in_review
+        source.deid_approved_at = None
     else:
         source.deid_status = DeidStatus.approved
         source.deid_approved_at = utcnow()
-        source.deid_approved_by = None
+    source.deid_approved_by = None
     session.add(source)
     session.flush()
     return written
