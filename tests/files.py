@@ -515,3 +515,11 @@ def make_srt(cues: Sequence[tuple[float, float, str | None, str]]) -> bytes:
         prefix = f"{speaker}: " if speaker else ""
         blocks.append(f"{number}\n{stamp(start)} --> {stamp(end)}\n{prefix}{text}\n")
     return "\n".join(blocks).encode()
+
+
+def make_wav(seconds: float = 0.5, rate: int = 8000) -> bytes:
+    """A mono 16-bit PCM WAV of silence."""
+    frames = b"\x00\x00" * int(seconds * rate)
+    header = b"RIFF" + struct.pack("<I", 36 + len(frames)) + b"WAVEfmt "
+    header += struct.pack("<IHHIIHH", 16, 1, 1, rate, rate * 2, 2, 16)
+    return header + b"data" + struct.pack("<I", len(frames)) + frames

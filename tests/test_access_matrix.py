@@ -142,7 +142,8 @@ MATRIX: dict[tuple[str, str], list[Case]] = {
         Case(admins(204), {"source_id": lambda w, a: w.fresh_source()})
     ],
     ("POST", "/api/v1/sources/{source_id}/files"): [
-        Case(own_site(201), SOURCE, multipart=attach_parts)
+        # The new file's text needs review again: attach to the source that is in review.
+        Case(own_site(201), REVIEW, multipart=attach_parts)
     ],
     ("GET", "/api/v1/sources/{source_id}/text"): [
         Case(every(200), SOURCE),  # de-identified: approved, and the consent allows sharing

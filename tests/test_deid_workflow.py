@@ -241,7 +241,7 @@ def test_published_national_documents_skip_review(
 
 
 def test_empty_text_has_nothing_to_redact(admin: Api, clean: Runtime, server: LiveServer) -> None:
-    body = admin.upload([("blank.txt", b"   \n\n  \n")], source_type="document").json()
+    body = admin.upload([("blank.docx", files.make_docx([]))], source_type="document").json()
     done = deid_ready(admin, body["id"])
     file_id = done["files"][0]["id"]
     span = admin.post(

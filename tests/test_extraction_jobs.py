@@ -3,8 +3,6 @@ with a reason a person can act on, and the worker goes on to the next file."""
 
 from __future__ import annotations
 
-import struct
-
 import pytest
 
 from service.auth.models import Role
@@ -136,15 +134,8 @@ def test_without_ocr_scanned_pages_are_listed(clean: Runtime, make_server) -> No
     assert "text layer" in identifiable_text(api, body["id"])
 
 
-def _wav(seconds: float = 0.5, rate: int = 8000) -> bytes:
-    frames = b"\x00\x00" * int(seconds * rate)
-    header = b"RIFF" + struct.pack("<I", 36 + len(frames)) + b"WAVEfmt "
-    header += struct.pack("<IHHIIHH", 16, 1, 1, rate, rate * 2, 2, 16)
-    return header + b"data" + struct.pack("<I", len(frames)) + frames
-
-
 def test_recording_is_kept_but_not_extracted(researcher: Api) -> None:
-    response = researcher.upload([("interview.wav", _wav())])
+    response = researcher.upload([("interview.wav", files.make_wav())])
     assert response.status_code == 201, response.text
     body = response.json()
     [file] = body["files"]

