@@ -167,3 +167,14 @@ class SourceText(BaseModel):
     source_id: uuid.UUID
     form: str
     parts: list[TextPart]
+
+
+class SpeakerAssignment(BaseModel):
+    """Segments ``first``..``last`` (0-based, inclusive, counted among the file's segments)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    file_id: uuid.UUID
+    first: int = Field(ge=0)
+    last: int = Field(ge=0)
+    speaker: str | None = Field(default=None, min_length=1, max_length=120)

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the system programs the extractors call (OCR, PDF rasterising, DOC conversion, audio
-# probing) when this is a Debian/Ubuntu machine and we may: as root with apt-get available.
+# probing and decoding; speech synthesis for the tests) when this is a Debian/Ubuntu machine
+# and we may: as root with apt-get available.
 # Anything already present is left alone, so a second run costs a few milliseconds.
 set -euo pipefail
 
@@ -9,6 +10,9 @@ declare -A wanted=(
   [pdftoppm]="poppler-utils"
   [soffice]="libreoffice-writer-nogui"
   [ffprobe]="ffmpeg"
+  # Speech synthesis for the transcription tests and benchmark.
+  [espeak-ng]="espeak-ng"
+  [sox]="sox"
 )
 
 missing=()

@@ -70,6 +70,10 @@ class Settings(BaseSettings):
     extraction_max_unpacked_bytes: int = 1024**3
     extraction_max_pages: int = 20_000
     tesseract_cmd: str = "tesseract"
+    # Transcription: the model directory (empty: the Whisper base model from its PyPI packages)
+    # and the longest recording transcribed (8 hours).
+    whisper_model_dir: str = ""
+    transcription_max_seconds: float = 8 * 3600
     ocr_language: str = "eng"
 
     # Tokens.

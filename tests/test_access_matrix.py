@@ -14,6 +14,7 @@ import pytest
 
 from service.auth.models import Role
 from service.runtime import Runtime
+from tests import files
 from tests.conftest import Api, LiveServer, make_user
 from tests.test_deid_workflow import deid_ready
 
@@ -259,6 +260,22 @@ MATRIX: dict[tuple[str, str], list[Case]] = {
     ("DELETE", "/api/v1/deid-terms/{term_id}"): [
         Case(admins(204), {"term_id": lambda w, a: w.fresh_term()})
     ],
+    ("PATCH", "/api/v1/sources/{source_id}/segments"): [
+        Case(
+            own_site(200),
+            REVIEW,
+            json=lambda w: {
+                "file_id": w.review["files"][0]["id"],
+                "first": 0,
+                "last": 1,
+                "speaker": "Interviewer",
+            },
+        )
+    ],
+    # The world's file is not a recording: everyone allowed to ask is told so.
+    ("GET", "/api/v1/sources/{source_id}/files/{file_id}/deidentified-audio"): [
+        Case(every(404), FILE)
+    ],
     ("GET", "/healthz"): [Case(every(200))],
     ("GET", "/readyz"): [Case(every(200))],
 }
@@ -285,8 +302,14 @@ def world(admin: Api, clean: Runtime, server: LiveServer) -> World:
     parts = [("scopes", (None, "archive,share_team")), ("given_on", (None, "2024-01-01"))]
     assert admin.http.post(f"/participants/{participant['id']}/consents", files=parts).is_success
     made = []
-    for text in (b"The interview with Ida Nym itself.\n", b"A second interview, in review.\n"):
-        response = admin.upload([("i.txt", text)], site="RXA", participants="P-017")
+    transcript = files.make_vtt(
+        [(0.0, 2.0, "Interviewer", "A second interview, in review."), (2.0, 4.0, None, "Yes.")]
+    )
+    for name, content in (
+        ("i.txt", b"The interview with Ida Nym itself.\n"),
+        ("r.vtt", transcript),
+    ):
+        response = admin.upload([(name, content)], site="RXA", participants="P-017")
         assert response.status_code == 201, response.text
         made.append(deid_ready(admin, response.json()["id"]))
     source, review = made

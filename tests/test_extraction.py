@@ -195,7 +195,11 @@ def test_docx_headings_lists_tables(tmp_path: Path) -> None:
     assert "unstructured 0.27" in extraction.engine_version
     assert extraction.elements[0].type == "Title"
     assert extraction.elements[0].text == "Interview 17"
-    assert [e.text for e in extraction.elements[1:5]] == files.INTERVIEW
+    # The turns are Segments with their speakers; headings, lists and tables keep their type.
+    turns = [(e.type, e.speaker, f"{e.speaker}: {e.text}") for e in extraction.elements[1:5]]
+    assert [t[2] for t in turns] == files.INTERVIEW
+    assert {t[0] for t in turns} == {"Segment"}
+    assert [t[1] for t in turns] == ["Interviewer", "Nurse", "Interviewer", "Nurse"]
     assert ("ListItem", "Rota changes") in types(extraction)
     assert ("Table", "Site\tRole\nTrust C\tNurse") in types(extraction)
 
@@ -473,7 +477,7 @@ def test_sandbox_runs_jobs_in_one_child(sandbox: Sandbox, tmp_path: Path) -> Non
     pid = sandbox.child_pid
     second = sandbox_run(sandbox, path)
     assert first == second
-    assert [e.text for e in first.elements] == files.INTERVIEW
+    assert [f"{e.speaker}: {e.text}" for e in first.elements] == files.INTERVIEW
     assert sandbox.child_pid == pid != os.getpid()
 
 

@@ -134,15 +134,18 @@ def test_without_ocr_scanned_pages_are_listed(clean: Runtime, make_server) -> No
     assert "text layer" in identifiable_text(api, body["id"])
 
 
-def test_recording_is_kept_but_not_extracted(researcher: Api) -> None:
-    response = researcher.upload([("interview.wav", files.make_wav())])
+def test_a_recording_is_transcribed_not_extracted(researcher: Api) -> None:
+    response = researcher.upload([("interview.wav", files.make_wav(seconds=1.0))])
     assert response.status_code == 201, response.text
     body = response.json()
     [file] = body["files"]
     assert file["media_type"] == "audio/wav"
     assert file["kind"] == "recording"
-    assert file["extraction_status"] == "not_applicable"
-    assert file["job_id"] is None
-    assert body["status"] == "ready"
+    job = researcher.get(f"/jobs/{file['job_id']}").json()
+    assert job["kind"] == "transcribe"
+    done = researcher.wait(body["id"], timeout=180)
+    assert done["files"][0]["extraction_status"] == "complete"
+    # A second of silence: a transcript with nothing in it.
     text = researcher.get(f"/sources/{body['id']}/text", params={"form": "identifiable"})
-    assert text.status_code == 409
+    assert text.status_code == 200
+    assert text.text.strip() == ""

@@ -19,6 +19,7 @@ from service.texts import service as texts_service
 
 if TYPE_CHECKING:
     from service.deid.detect import Detector
+    from service.transcription.engine import Transcriber
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +60,25 @@ def detector() -> Detector:
         return _detector
 
 
+_transcriber: Transcriber | None = None
+_transcriber_lock = threading.Lock()
+
+
+def _transcribe(runtime: Runtime, claim: jobs_service.Claim) -> None:
+    """One transcription at a time per process: the model uses every core it is given, and
+    two at once would only share them (and double the memory)."""
+    global _transcriber
+    with _transcriber_lock:
+        if _transcriber is None:
+            from pathlib import Path
+
+            from service.transcription.engine import Transcriber
+
+            model_dir = runtime.settings.whisper_model_dir
+            _transcriber = Transcriber(Path(model_dir) if model_dir else None)
+        texts_service.transcribe(runtime=runtime, claim=claim, transcriber=_transcriber)
+
+
 def _extract(runtime: Runtime, claim: jobs_service.Claim) -> None:
     texts_service.extract(runtime=runtime, claim=claim, sandbox=_sandbox())
 
@@ -79,7 +99,11 @@ def _deidentify(runtime: Runtime, claim: jobs_service.Claim) -> None:
 
 HANDLERS: dict[str, Callable[[Runtime, jobs_service.Claim], None]] = {
     JobKind.extract: _extract,
+    JobKind.transcribe: _transcribe,
     JobKind.deidentify: _deidentify,
+    JobKind.redact_audio: lambda runtime, claim: texts_service.redact_audio(
+        runtime=runtime, claim=claim
+    ),
 }
 
 

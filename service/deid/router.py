@@ -22,6 +22,8 @@ from schemas.deid import (
     TermRead,
 )
 from service.access.service import (
+    Use,
+    ensure_consent_allows,
     ensure_may_read_identifiable,
     ensure_may_write_sources,
     ensure_source_visible,
@@ -31,6 +33,8 @@ from service.deid import service as deid_service
 from service.deid.models import Redaction, Term
 from service.deps import AdminUser, AuditDep, CurrentUser, RuntimeDep, SessionDep
 from service.errors import Conflict, Forbidden, NotFound, Unauthorized, Unprocessable, responses
+from service.jobs import service as jobs_service
+from service.jobs.models import JobKind
 from service.participants.identity import IdentityCipher
 from service.sources import service as sources_service
 from service.sources.models import Source
@@ -192,6 +196,16 @@ def approve(
     deid_service.approve(
         session=session, cipher=runtime.cipher, source=source, user_id=principal.user_id
     )
+    # Recordings get their de-identified audio: a tone over every accepted redaction.
+    for recording in deid_service.recordings_to_redact(session=session, source=source):
+        jobs_service.enqueue(
+            session=session,
+            kind=JobKind.redact_audio,
+            submit=runtime.dispatcher.submit,
+            max_attempts=runtime.settings.job_max_attempts,
+            source_id=source.id,
+            file_id=recording.id,
+        )
     redactions = deid_service.redactions_of(session=session, source_id=source.id)
     audit.record(
         "deid.approve",
@@ -256,6 +270,41 @@ def _csv(body: Iterator[str], name: str) -> StreamingResponse:
         body,
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
+
+
+@router.get(
+    "/sources/{source_id}/files/{file_id}/deidentified-audio",
+    response_class=StreamingResponse,
+    responses={
+        **responses(Unauthorized, Forbidden, NotFound, Conflict),
+        200: {"content": {"audio/ogg": {}}, "description": "The recording, redactions toned out"},
+    },
+)
+def deidentified_audio(
+    source_id: uuid.UUID,
+    file_id: uuid.UUID,
+    runtime: RuntimeDep,
+    session: SessionDep,
+    principal: CurrentUser,
+) -> StreamingResponse:
+    """A recording with a tone over every redacted span: the de-identified tier's audio."""
+    source = sources_service.get_or_raise(session=session, source_id=source_id)
+    ensure_source_visible(session, principal, source)
+    ensure_consent_allows(session, source, Use.share)
+    file = sources_service.get_file_or_raise(session=session, source_id=source_id, file_id=file_id)
+    if file not in deid_service.recordings_to_redact(session=session, source=source):
+        raise NotFound("That file is not a transcribed recording of this source.")
+    if source.deid_approved_at is None:
+        raise Conflict("The de-identified audio waits for the approval of the redactions.")
+    key = deid_service.audio_key(file, source.deid_approved_at)
+    store = runtime.store
+    if not store.exists(store.derived, key):
+        raise Conflict("The de-identified audio is being prepared; try again shortly.")
+    return StreamingResponse(
+        store.iter_range(store.derived, key),
+        media_type="audio/ogg",
+        headers={"Content-Disposition": f'attachment; filename="{file.id}-deidentified.ogg"'},
     )
 
 

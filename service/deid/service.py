@@ -623,3 +623,28 @@ def deidentified(
             for r in accepted.get(text.id, [])
         ]
         yield file, text, render(text.content, replacements)
+
+
+# -- de-identified audio -------------------------------------------------------------------
+
+
+def audio_key(file: File, approved_at: Any) -> str:
+    """Where the de-identified audio of this approval lives: a new approval, a new object, so
+    a stale rendering is never served for a newer decision."""
+    return f"{file.source_id}/{file.id}/deidentified-{int(approved_at.timestamp() * 1000)}.ogg"
+
+
+def recordings_to_redact(*, session: Session, source: Source) -> list[File]:
+    """The source's recordings that have a machine transcript (so their words have times)."""
+    return list(
+        session.exec(
+            select(File)
+            .join(ExtractedText, col(ExtractedText.file_id) == col(File.id))
+            .where(
+                File.source_id == source.id,
+                col(File.media_type).startswith("audio/")
+                | col(File.media_type).startswith("video/"),
+                col(File.erased_at).is_(None),
+            )
+        )
+    )

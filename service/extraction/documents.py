@@ -29,7 +29,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from service.extraction import nlp
+from service.extraction import nlp, transcripts
 from service.extraction.containers import check_zip
 from service.extraction.engine import (
     Block,
@@ -88,8 +88,11 @@ def _partition(name: str, path: Path, **options: Any) -> list[Any]:
 def read_docx(path: Path, media_type: str, *, ocr: OcrConfig, limits: Limits) -> Extraction:
     check_zip(path, limits=limits, name=format_name(media_type))
     elements = _partition("docx", path, include_page_breaks=False)
-    return _extraction(
-        elements, engine="unstructured.partition_docx", packages=("unstructured", "python-docx")
+    # A transcript typed in Word ("Interviewer: ...") gets speaker turns, as in plain text.
+    return assemble(
+        transcripts.label_turns(_blocks(elements)),
+        engine="unstructured.partition_docx",
+        engine_version=package_versions("unstructured", "python-docx"),
     )
 
 

@@ -126,6 +126,44 @@ def text_blocks(text: str) -> list[Block]:
     """Blocks for plain text: Segments with speakers when the text reads as a transcript,
     otherwise paragraphs classified as Title, ListItem or NarrativeText."""
     paragraphs = [p.strip("\n") for p in re.split(r"\n[ \t]*\n", _normalise(text)) if p.strip()]
+    return turn_blocks(paragraphs) or _paragraph_blocks(text)
+
+
+def label_turns(blocks: list[Block]) -> list[Block]:
+    """For word-processor files: if the paragraphs read as a transcript, each "Name: words"
+    paragraph becomes a Segment with its speaker (and time); headings, lists and tables keep
+    their type. Otherwise the blocks are returned as they are."""
+    speakers = _speakers([b.text for b in blocks if b.type != "Table"])
+    if speakers is None:
+        return blocks
+    result = []
+    for block in blocks:
+        match = _TURN.match(block.text) if block.type != "Table" else None
+        if match and _label(match.group("speaker")) in speakers:
+            time = match.group("time") or match.group("time_after")
+            result.append(
+                Block(
+                    "Segment",
+                    clean(match.group("text")),
+                    page=block.page,
+                    speaker=clean(match.group("speaker")),
+                    start_time=_seconds(time) if time else None,
+                )
+            )
+        else:
+            result.append(block)
+    return result
+
+
+def turn_blocks(paragraphs: list[str]) -> list[Block] | None:
+    """Segments with speakers and times if these paragraphs read as a transcript ("Name: words",
+    "[00:01:02] Name: words"), else None."""
+    speakers = _speakers(paragraphs)
+    return None if speakers is None else _transcript_blocks(paragraphs, speakers)
+
+
+def _speakers(paragraphs: list[str]) -> set[str] | None:
+    """The speaker labels, if enough of the paragraphs are turns to call them a transcript."""
     labels: Counter[str] = Counter()
     for paragraph in paragraphs:
         for line in paragraph.splitlines():
@@ -137,8 +175,8 @@ def text_blocks(text: str) -> list[Block]:
     }
     turns = sum(labels[label] for label in speakers)
     if turns >= _MIN_TURNS and turns >= _MIN_TURN_SHARE * len(paragraphs):
-        return _transcript_blocks(paragraphs, speakers)
-    return _paragraph_blocks(text)
+        return speakers
+    return None
 
 
 def _normalise(text: str) -> str:

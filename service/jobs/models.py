@@ -14,7 +14,9 @@ from service.db import UTCDateTime, new_id, utcnow
 
 class JobKind(StrEnum):
     extract = "extract"
+    transcribe = "transcribe"
     deidentify = "deidentify"
+    redact_audio = "redact_audio"
 
 
 class JobStatus(StrEnum):

@@ -224,6 +224,14 @@ def record_consent(
             given_on=given_on,
             form=form,
         )
+        # Recordings held for this consent may be transcribed now.
+        for source in participants_service.sources_of(session=session, participant=participant):
+            sources_service.release_held(
+                session=session,
+                source=source,
+                submit=runtime.dispatcher.submit,
+                settings=runtime.settings,
+            )
         audit.record(
             "consent.record",
             "participant",
@@ -302,6 +310,9 @@ def set_source_participants(
     ensure_source_visible(session, principal, source)
     ensure_may_write_sources(principal, site_id=source.site_id)
     participants_service.link(session=session, source=source, links=data.participants)
+    sources_service.release_held(
+        session=session, source=source, submit=runtime.dispatcher.submit, settings=runtime.settings
+    )
     audit.record(
         "source.participants",
         "source",

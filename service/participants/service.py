@@ -342,6 +342,16 @@ def links_of(
     return result
 
 
+def sources_of(*, session: Session, participant: Participant) -> list[Source]:
+    return list(
+        session.exec(
+            select(Source)
+            .join(SourceParticipant, col(SourceParticipant.source_id) == col(Source.id))
+            .where(col(SourceParticipant.participant_id) == participant.id)
+        )
+    )
+
+
 def has_participant(code: str) -> Any:
     """SQL condition: the source is linked to the participant with this code."""
     return exists().where(

@@ -73,7 +73,8 @@ class ExtractionStatus(StrEnum):
     complete = "complete"
     partial = "partial"  # some pages had no text and could not be read by OCR
     failed = "failed"
-    not_applicable = "not_applicable"  # recordings and consent forms: kept, not extracted here
+    held = "held"  # a recording whose participants have not all consented to transcription
+    not_applicable = "not_applicable"  # consent forms: kept, not extracted
 
 
 class Source(SQLModel, table=True):

@@ -17,6 +17,7 @@ from schemas.sources import (
     SourceListQuery,
     SourceRead,
     SourceText,
+    SpeakerAssignment,
     TextPart,
 )
 from service.access.service import (
@@ -49,6 +50,7 @@ from service.runtime import Runtime
 from service.sources import service as sources_service
 from service.sources.models import (
     DeidStatus,
+    File,
     FileKind,
     Level,
     ParticipantRole,
@@ -57,6 +59,7 @@ from service.sources.models import (
     SourceType,
 )
 from service.texts import service as texts_service
+from service.texts.models import ExtractedText
 
 router = APIRouter(tags=["sources"])
 
@@ -261,7 +264,10 @@ def get_source(
     response_model=SourceText,
     responses={
         **responses(Unauthorized, Forbidden, NotFound, Conflict),
-        200: {"content": {"text/plain": {}}, "description": "The text (format=text) or JSON"},
+        200: {
+            "content": {"text/plain": {}, "text/vtt": {}},
+            "description": "The text (format=text), WebVTT (format=vtt) or JSON",
+        },
     },
 )
 def get_text(
@@ -271,51 +277,73 @@ def get_text(
     principal: CurrentUser,
     audit: AuditDep,
     form: Literal["deidentified", "identifiable"] = "deidentified",
-    format: Literal["text", "json"] = "text",  # noqa: A002  (the public parameter name)
+    format: Literal["text", "json", "vtt"] = "text",  # noqa: A002  (the public parameter name)
+    file_id: uuid.UUID | None = None,
 ) -> Any:
-    """The source's cleaned text: de-identified by default; ``identifiable`` for those entitled."""
+    """The source's cleaned text: de-identified by default; ``identifiable`` for those entitled.
+
+    A human transcript, once uploaded, is the source's text; the machine transcript of its
+    recording stays available with ``file_id``. ``format=vtt`` gives timed segments as WebVTT.
+    """
     source = sources_service.get_or_raise(session=session, source_id=source_id)
     ensure_source_visible(session, principal, source)
+    with_elements = format != "text"
     if form == "deidentified":
         ensure_consent_allows(session, source, Use.share)
-        return _deidentified_text(session, runtime, source, format)
-    ensure_may_read_identifiable(principal, site_id=source.site_id)
-    pairs = texts_service.require_text(session=session, source=source)
-    audit.record("text.read_identifiable", "source", source.id, {"format": format})
-    if format == "text":
-        return PlainTextResponse("\n\n".join(text.content for _, text in pairs))
-    parts = []
-    for file, text in pairs:
-        parts.append(
-            TextPart(
-                file_id=file.id,
-                file_kind=FileKind(file.kind),
-                media_type=file.media_type,
-                engine=text.engine,
-                engine_version=text.engine_version,
-                page_count=text.page_count,
-                pages_without_text=file.pages_without_text or [],
-                ocr_pages=text.ocr_pages,
-                text=text.content,
-                elements=[
-                    ElementRead.model_validate(e)
-                    for e in texts_service.load_elements(runtime=runtime, text=text)
-                ],
+        if source.deid_status != DeidStatus.approved:
+            texts_service.require_text(session=session, source=source)
+            raise Conflict(
+                "The de-identified text is awaiting review: a researcher of the site or an "
+                "admin must approve its redactions first."
             )
-        )
+        parts = _deidentified_parts(session, runtime, source, with_elements)
+    else:
+        ensure_may_read_identifiable(principal, site_id=source.site_id)
+        pairs = texts_service.require_text(session=session, source=source)
+        audit.record("text.read_identifiable", "source", source.id, {"format": format})
+        parts = [
+            _part(runtime, f, t, t.content, None if not with_elements else _raw(runtime, t))
+            for f, t in pairs
+        ]
+    parts = texts_service.choose(parts, file_id)
+    if format == "text":
+        return PlainTextResponse("\n\n".join(part.text for part in parts))
+    if format == "vtt":
+        return Response(texts_service.webvtt(parts), media_type="text/vtt; charset=utf-8")
     return SourceText(source_id=source.id, form=form, parts=parts)
 
 
-def _deidentified_text(session: Session, runtime: Runtime, source: Source, format: str) -> Any:
-    if source.deid_status != DeidStatus.approved:
-        texts_service.require_text(session=session, source=source)
-        raise Conflict(
-            "The de-identified text is awaiting review: a researcher of the site or an admin "
-            "must approve its redactions first."
-        )
-    parts = list(deid_service.deidentified(session=session, cipher=runtime.cipher, source=source))
-    if format == "text":
-        return PlainTextResponse("\n\n".join(rendered.text for _, _, rendered in parts))
+def _raw(runtime: Runtime, text: ExtractedText) -> list[ElementRead]:
+    return [
+        ElementRead.model_validate(e)
+        for e in texts_service.load_elements(runtime=runtime, text=text)
+    ]
+
+
+def _part(
+    runtime: Runtime,
+    file: File,
+    text: ExtractedText,
+    content: str,
+    elements: list[ElementRead] | None,
+) -> TextPart:
+    return TextPart(
+        file_id=file.id,
+        file_kind=FileKind(file.kind),
+        media_type=file.media_type,
+        engine=text.engine,
+        engine_version=text.engine_version,
+        page_count=text.page_count,
+        pages_without_text=file.pages_without_text or [],
+        ocr_pages=text.ocr_pages,
+        text=content,
+        elements=elements or [],
+    )
+
+
+def _deidentified_parts(
+    session: Session, runtime: Runtime, source: Source, with_elements: bool
+) -> list[TextPart]:
     speakers = {
         label: deid_service.participant_pseudonym(participant.code)
         for participant, label in participants_service.links_of(
@@ -324,9 +352,11 @@ def _deidentified_text(session: Session, runtime: Runtime, source: Source, forma
         if label
     }
     result = []
-    for file, text, rendered in parts:
+    for file, text, rendered in deid_service.deidentified(
+        session=session, cipher=runtime.cipher, source=source
+    ):
         elements = []
-        for e in texts_service.load_elements(runtime=runtime, text=text):
+        for e in texts_service.load_elements(runtime=runtime, text=text) if with_elements else []:
             start = rendered.offsets.to_deidentified(e["start"])
             end = rendered.offsets.to_deidentified(e["end"], end=True)
             speaker = e.get("speaker")
@@ -343,21 +373,50 @@ def _deidentified_text(session: Session, runtime: Runtime, source: Source, forma
                     end_time=e.get("end_time"),
                 )
             )
-        result.append(
-            TextPart(
-                file_id=file.id,
-                file_kind=FileKind(file.kind),
-                media_type=file.media_type,
-                engine=text.engine,
-                engine_version=text.engine_version,
-                page_count=text.page_count,
-                pages_without_text=file.pages_without_text or [],
-                ocr_pages=text.ocr_pages,
-                text=rendered.text,
-                elements=elements,
-            )
-        )
-    return SourceText(source_id=source.id, form="deidentified", parts=result)
+        result.append(_part(runtime, file, text, rendered.text, elements))
+    return result
+
+
+@router.patch(
+    "/sources/{source_id}/segments",
+    response_model=SourceText,
+    responses=responses(Unauthorized, Forbidden, NotFound, Conflict, Unprocessable),
+)
+def assign_speakers(
+    source_id: uuid.UUID,
+    data: SpeakerAssignment,
+    runtime: RuntimeDep,
+    session: SessionDep,
+    principal: CurrentUser,
+    audit: AuditDep,
+) -> SourceText:
+    """Assign a speaker to a range of segments (e.g. of a machine transcript)."""
+    source = sources_service.get_or_raise(session=session, source_id=source_id)
+    ensure_source_visible(session, principal, source)
+    ensure_may_read_identifiable(principal, site_id=source.site_id)
+    ensure_may_write_sources(principal, site_id=source.site_id)
+    if data.last < data.first:
+        raise Unprocessable("last comes before first.")
+    changed = texts_service.assign_speaker(
+        session=session,
+        store=runtime.store,
+        source=source,
+        file_id=data.file_id,
+        first=data.first,
+        last=data.last,
+        speaker=data.speaker,
+    )
+    audit.record(
+        "segments.speaker",
+        "source",
+        source.id,
+        {"file_id": str(data.file_id), "first": data.first, "last": data.last, "count": changed},
+    )
+    pairs = texts_service.require_text(session=session, source=source)
+    parts = [
+        _part(runtime, f, t, t.content, _raw(runtime, t)) for f, t in pairs if f.id == data.file_id
+    ]
+    return SourceText(source_id=source.id, form="identifiable", parts=parts)
 
 
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")

@@ -28,7 +28,12 @@ from schemas.sources import (
     SourceFilters,
     SourceRead,
 )
-from service.access.service import ensure_may_write_sources, may_read_identifiable
+from service.access.service import (
+    Use,
+    ensure_may_write_sources,
+    may_read_identifiable,
+    participants_lacking,
+)
 from service.auth.service import Principal
 from service.config import Settings
 from service.db import after_commit, new_id, on_rollback, utcnow
@@ -68,8 +73,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 MAX_FILES_PER_REQUEST = 20
-# Media types kept as originals but not extracted here (recordings are transcribed later).
-NOT_EXTRACTED_PREFIXES = ("audio/", "video/")
+# Recordings: transcribed rather than extracted.
+RECORDING_PREFIXES = ("audio/", "video/")
 
 
 @dataclass
@@ -279,7 +284,7 @@ def file_kinds(fields: dict[str, list[str]], files: list[IncomingFile]) -> list[
 
 
 def _infer_kind(media_type: str) -> FileKind:
-    if media_type.startswith(NOT_EXTRACTED_PREFIXES):
+    if media_type.startswith(RECORDING_PREFIXES):
         return FileKind.recording
     if media_type in ("text/vtt", "application/x-subrip"):
         return FileKind.transcript
@@ -351,6 +356,7 @@ def attach(
     submit: Any,
 ) -> list[File]:
     """Attach further originals to an existing source."""
+    lock(session=session, source_id=source.id)
     check_attach_fields(upload.fields)
     if not upload.files:
         raise Unprocessable("Attach at least one original as a 'file' part.")
@@ -397,11 +403,12 @@ def _add_files(
             existing_file_id=str(existing.id),
         )
 
+    lacking = participants_lacking(session, source, Use.transcribe)
     files = []
     for item, kind in zip(incoming, kinds, strict=True):
-        extractable = kind is not FileKind.consent_form and not item.media_type.startswith(
-            NOT_EXTRACTED_PREFIXES
-        )
+        extractable = kind is not FileKind.consent_form
+        recording = item.media_type.startswith(RECORDING_PREFIXES)
+        held = extractable and recording and bool(lacking)
         file = File(
             id=item.id,
             source_id=source.id,
@@ -412,8 +419,13 @@ def _add_files(
             media_type=item.media_type,
             original_filename=item.filename,
             extraction_status=(
-                ExtractionStatus.pending if extractable else ExtractionStatus.not_applicable
+                ExtractionStatus.held
+                if held
+                else ExtractionStatus.pending
+                if extractable
+                else ExtractionStatus.not_applicable
             ),
+            extraction_reason=held_reason(lacking) if held else None,
             created_by=principal.user_id,
         )
         session.add(file)
@@ -425,15 +437,62 @@ def _add_files(
         raise Conflict("This source already has a file with identical content.") from exc
     for file in files:
         if file.extraction_status == ExtractionStatus.pending:
-            jobs_service.enqueue(
-                session=session,
-                kind=JobKind.extract,
-                submit=submit,
-                max_attempts=settings.job_max_attempts,
-                source_id=source.id,
-                file_id=file.id,
-            )
+            _enqueue_text_job(session, file, submit, settings)
     return files
+
+
+def _enqueue_text_job(session: Session, file: File, submit: Any, settings: Settings) -> None:
+    """Extraction for documents and transcripts; transcription for recordings."""
+    jobs_service.enqueue(
+        session=session,
+        kind=JobKind.transcribe if is_recording(file) else JobKind.extract,
+        submit=submit,
+        max_attempts=settings.job_max_attempts,
+        source_id=file.source_id,
+        file_id=file.id,
+    )
+
+
+def is_recording(file: File) -> bool:
+    return file.media_type.startswith(RECORDING_PREFIXES)
+
+
+def held_reason(codes: list[str]) -> str:
+    return (
+        f"Transcription waits for consent to transcribe from {', '.join(codes)}; it starts "
+        "once their consent includes the transcribe scope."
+    )
+
+
+def release_held(*, session: Session, source: Source, submit: Any, settings: Settings) -> int:
+    """Start the transcription of recordings held for consent that is now given; hold again
+    (or keep holding) those whose participants still lack it. Returns how many started."""
+    lock(session=session, source_id=source.id)
+    lacking = participants_lacking(session, source, Use.transcribe)
+    started = 0
+    for file in session.exec(
+        select(File).where(
+            File.source_id == source.id,
+            col(File.extraction_status).in_([ExtractionStatus.held, ExtractionStatus.pending]),
+        )
+    ):
+        if not is_recording(file):
+            continue
+        if lacking:
+            if file.extraction_status == ExtractionStatus.held:
+                file.extraction_reason = held_reason(lacking)
+                session.add(file)
+            continue
+        if file.extraction_status == ExtractionStatus.held:
+            file.extraction_status = ExtractionStatus.pending
+            file.extraction_reason = None
+            session.add(file)
+            session.flush()
+            _enqueue_text_job(session, file, submit, settings)
+            started += 1
+    session.flush()
+    refresh_status(session=session, source_id=source.id)
+    return started
 
 
 def _resolve_site(session: Session, code: str | None) -> Site | None:
@@ -446,6 +505,13 @@ def _resolve_site(session: Session, code: str | None) -> Site | None:
 
 
 # -- status ------------------------------------------------------------------------------
+
+
+def lock(*, session: Session, source_id: uuid.UUID) -> Source | None:
+    """Lock the source's row (PostgreSQL; SQLite has one writer anyway) before touching its
+    files, text or jobs. Every transaction that will end in ``refresh_status`` takes this lock
+    first, so two of them never each hold a foreign-key share lock the other needs."""
+    return session.exec(select(Source).where(Source.id == source_id).with_for_update()).first()
 
 
 def refresh_status(*, session: Session, source_id: uuid.UUID) -> Source:
@@ -475,9 +541,13 @@ def refresh_status(*, session: Session, source_id: uuid.UUID) -> Source:
         )
     else:
         status = SourceStatus.ready
-        partial = [f for f in relevant if f.extraction_status == ExtractionStatus.partial]
-        if partial:
-            reason = " ".join(f"File {f.id}: {f.extraction_reason}" for f in partial)
+        noted = [
+            f
+            for f in relevant
+            if f.extraction_status in (ExtractionStatus.partial, ExtractionStatus.held)
+        ]
+        if noted:
+            reason = " ".join(f"File {f.id}: {f.extraction_reason}" for f in noted)
     if source.status != status or source.status_reason != reason:
         source.status = status
         source.status_reason = reason

@@ -14,26 +14,30 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import update
 from sqlmodel import Session, col, select
 
+from schemas.sources import TextPart
 from service.db import transaction, utcnow
-from service.errors import Conflict
+from service.errors import Conflict, NotFound, Unprocessable
 from service.extraction.engine import (
     SEPARATOR,
+    Block,
     Extraction,
     ExtractionFailed,
     Limits,
     OcrConfig,
+    assemble,
 )
 from service.jobs import service as jobs_service
 from service.jobs.models import JobKind
 from service.jobs.service import Claim, LeaseLost
 from service.runtime import Runtime
 from service.sources import service as sources_service
-from service.sources.models import ExtractionStatus, File, Source, SourceStatus
+from service.sources.models import ExtractionStatus, File, FileKind, Source, SourceStatus
 from service.storage.service import ObjectStore
 from service.texts.models import ExtractedText
 
 if TYPE_CHECKING:
     from service.extraction.sandbox import Sandbox
+    from service.transcription.engine import Transcriber, Transcript
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +77,7 @@ def extract(*, runtime: Runtime, claim: Claim, sandbox: Sandbox) -> None:
         if file is None:  # the source was deleted meanwhile
             claim.succeed(session)
             return
+        sources_service.lock(session=session, source_id=file.source_id)
         file.extraction_status = ExtractionStatus.running
         file.extraction_reason = None
         session.add(file)
@@ -96,6 +101,113 @@ def extract(*, runtime: Runtime, claim: Claim, sandbox: Sandbox) -> None:
             return
         clock.lap("extract")
 
+    _store_result(runtime, claim, file, extraction, clock)
+
+
+def transcribe(*, runtime: Runtime, claim: Claim, transcriber: Transcriber) -> None:
+    """The ``transcribe`` job: a recording in, a machine transcript out (segments with times,
+    words with times and confidence). Runs only while every linked participant's consent
+    includes transcription; a file that cannot be decoded ends ``failed`` with a reason."""
+    from service.access.service import Use, participants_lacking
+    from service.transcription.engine import TranscriptionFailed
+    from service.transcription.probe import ProbeFailed, probe
+
+    file_id = claim.job.file_id
+    assert file_id is not None
+    clock = _Clock()
+    with transaction(runtime.engine) as session:
+        file = session.get(File, file_id)
+        if file is None:
+            claim.succeed(session)
+            return
+        source = sources_service.lock(session=session, source_id=file.source_id)
+        assert source is not None
+        lacking = participants_lacking(session, source, Use.transcribe)
+        if lacking:
+            # Consent changed since the job was queued: hold until it is given again.
+            file.extraction_status = ExtractionStatus.held
+            file.extraction_reason = sources_service.held_reason(lacking)
+            session.add(file)
+            session.flush()
+            sources_service.refresh_status(session=session, source_id=file.source_id)
+            claim.succeed(session)
+            return
+        file.extraction_status = ExtractionStatus.running
+        file.extraction_reason = None
+        session.add(file)
+        session.flush()
+        sources_service.refresh_status(session=session, source_id=file.source_id)
+        language = source.language.split("-")[0] if source.language else None
+        session.expunge(file)
+
+    store = runtime.store
+    with tempfile.TemporaryDirectory(prefix="qa-transcribe-") as tmp:
+        path = Path(tmp) / "original"
+        store.download(store.originals, file.object_key, path)
+        clock.lap("download")
+        try:
+            info = probe(path)
+            transcript = transcriber.transcribe(
+                path, language=language, max_seconds=runtime.settings.transcription_max_seconds
+            )
+        except ProbeFailed as failure:
+            _record_failure(runtime, claim, file, failure.reason)
+            return
+        except TranscriptionFailed as failure:
+            _record_failure(runtime, claim, file, failure.reason)
+            return
+        clock.lap("transcribe")
+    extraction = transcript_extraction(transcript, duration=info.duration_seconds)
+    _store_result(runtime, claim, file, extraction, clock)
+
+
+def transcript_extraction(transcript: Transcript, *, duration: float) -> Extraction:
+    """A machine transcript as elements: one Segment per Whisper segment, with its words'
+    times, confidence and character positions (relative to the segment) in its metadata."""
+    blocks = []
+    for segment in transcript.segments:
+        text = ""
+        words = []
+        for word in segment.words:
+            token = word.text if text else word.text.lstrip()
+            first = len(text) + len(token) - len(token.lstrip())
+            text += token
+            words.append(
+                {
+                    "start": round(word.start, 3),
+                    "end": round(word.end, 3),
+                    "p": round(word.probability, 3),
+                    "chars": [first, len(text)],
+                }
+            )
+        text = text.rstrip() or segment.text.strip()
+        blocks.append(
+            Block(
+                "Segment",
+                text,
+                start_time=round(segment.start, 3),
+                end_time=round(segment.end, 3),
+                metadata={
+                    "words": words,
+                    "low_confidence": segment.low_confidence,
+                    "avg_logprob": round(segment.avg_logprob, 3),
+                },
+            )
+        )
+    extraction = assemble(
+        blocks,
+        engine=f"faster-whisper ({transcript.model})",
+        engine_version=transcript.engine_version,
+    )
+    return extraction
+
+
+def _store_result(
+    runtime: Runtime, claim: Claim, file: File, extraction: Extraction, clock: _Clock
+) -> None:
+    """Write the elements, then the text and status; queue de-identification when the source's
+    every text is in. If the source went meanwhile, leave nothing behind."""
+    store = runtime.store
     key = elements_key(file)
     store.put_bytes(store.derived, key, _elements_json(file, extraction), "application/json")
     clock.lap("elements")
@@ -113,7 +225,7 @@ def extract(*, runtime: Runtime, claim: Claim, sandbox: Sandbox) -> None:
                 )
             claim.succeed(session)
         clock.lap("record")
-        log.info("extracted file %s (%s): %s", file.id, file.media_type, clock)
+        log.info("text of file %s (%s) stored: %s", file.id, file.media_type, clock)
     except Exception:
         # The source may have been deleted (or its participant erased) while we worked: then
         # the elements just written have no row to belong to and must not stay behind.
@@ -121,7 +233,7 @@ def extract(*, runtime: Runtime, claim: Claim, sandbox: Sandbox) -> None:
             still_there = session.get(File, file.id) is not None
         if not still_there:
             store.remove(store.derived, key)
-            log.info("file %s was removed during its extraction; result discarded", file.id)
+            log.info("file %s was removed while its text was made; result discarded", file.id)
             return
         raise
 
@@ -154,6 +266,7 @@ def _elements_json(file: File, extraction: Extraction) -> bytes:
 
 
 def _record_text(session: Session, file: File, extraction: Extraction, key: str) -> Source:
+    sources_service.lock(session=session, source_id=file.source_id)
     status = (
         ExtractionStatus.partial if extraction.pages_without_text else ExtractionStatus.complete
     )
@@ -212,6 +325,7 @@ def mark_failed(*, session: Session, file_id: uuid.UUID, reason: str) -> None:
     file = session.get(File, file_id)
     if file is None:
         return
+    sources_service.lock(session=session, source_id=file.source_id)
     file.extraction_status = ExtractionStatus.failed
     file.extraction_reason = reason
     session.add(file)
@@ -283,3 +397,126 @@ def remove_speaker(
         session.add(text)
     session.flush()
     return removed
+
+
+def choose(parts: list[TextPart], file_id: uuid.UUID | None) -> list[TextPart]:
+    """The texts that make up the source's text: one file's if asked; otherwise all, except
+    that a human transcript supersedes the machine transcript of the recording."""
+    if file_id is not None:
+        chosen = [p for p in parts if p.file_id == file_id]
+        if not chosen:
+            raise NotFound("No text for that file in this source.")
+        return chosen
+    if any(p.file_kind == FileKind.transcript for p in parts):
+        return [p for p in parts if p.file_kind != FileKind.recording]
+    return parts
+
+
+def webvtt(parts: list[TextPart]) -> str:
+    """Timed segments as WebVTT, with ``<v Speaker>`` voice tags."""
+    cues = []
+    for part in parts:
+        timed = [e for e in part.elements if e.type == "Segment" and e.start_time is not None]
+        for index, element in enumerate(timed):
+            start = element.start_time or 0.0
+            end = element.end_time
+            if end is None:
+                following = timed[index + 1].start_time if index + 1 < len(timed) else None
+                end = following if following is not None and following > start else start + 2.0
+            words = " ".join(element.text.split()).replace("&", "&amp;").replace("<", "&lt;")
+            words = words.replace(">", "&gt;").replace("-->", "->")
+            voice = element.speaker.replace(">", "") if element.speaker else None
+            cue = f"<v {voice}>{words}" if voice else words
+            cues.append(f"{_stamp(start)} --> {_stamp(end)}\n{cue}")
+    if not cues:
+        raise Conflict("This text has no timed segments; ask for format=text or format=json.")
+    return "WEBVTT\n\n" + "\n\n".join(cues) + "\n"
+
+
+def _stamp(seconds: float) -> str:
+    millis = round(seconds * 1000)
+    hours, millis = divmod(millis, 3_600_000)
+    minutes, millis = divmod(millis, 60_000)
+    return f"{hours:02d}:{minutes:02d}:{millis / 1000:06.3f}"
+
+
+def assign_speaker(
+    *,
+    session: Session,
+    store: ObjectStore,
+    source: Source,
+    file_id: uuid.UUID,
+    first: int,
+    last: int,
+    speaker: str | None,
+) -> int:
+    """Set the speaker of the file's segments ``first``..``last`` (0-based, inclusive, counted
+    among its Segments); return how many changed."""
+    text = session.exec(
+        select(ExtractedText).where(
+            ExtractedText.source_id == source.id, ExtractedText.file_id == file_id
+        )
+    ).first()
+    if text is None:
+        raise NotFound("No text for that file in this source.")
+    document = json.loads(store.get_bytes(store.derived, text.elements_key))
+    segments = [e for e in document["elements"] if e.get("type") == "Segment"]
+    if not segments:
+        raise Conflict("This text has no segments to assign speakers to.")
+    if not 0 <= first <= last < len(segments):
+        raise Unprocessable(
+            f"Segments {first}-{last} are outside this text, which has segments "
+            f"0-{len(segments) - 1}."
+        )
+    for element in segments[first : last + 1]:
+        element["speaker"] = speaker
+    store.put_bytes(
+        store.derived,
+        text.elements_key,
+        json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode("utf-8"),
+        "application/json",
+    )
+    return last - first + 1
+
+
+def redact_audio(*, runtime: Runtime, claim: Claim) -> None:
+    """The ``redact_audio`` job: after approval, the recording with a tone over every accepted
+    redaction of its machine transcript, stored as a derived object for the de-identified tier."""
+    from service.deid import service as deid_service
+    from service.deid.audio import AudioRedactionFailed, bleep, ranges_for
+    from service.deid.models import Redaction
+
+    file_id = claim.job.file_id
+    assert file_id is not None
+    with transaction(runtime.engine) as session:
+        file = session.get(File, file_id)
+        source = session.get(Source, file.source_id) if file else None
+        text = session.exec(select(ExtractedText).where(ExtractedText.file_id == file_id)).first()
+        if file is None or source is None or text is None or source.deid_approved_at is None:
+            claim.succeed(session)  # gone, or no longer approved: nothing to make
+            return
+        spans = [
+            (r.start, r.end)
+            for r in session.exec(
+                select(Redaction).where(
+                    Redaction.text_id == text.id, Redaction.status == "accepted"
+                )
+            )
+        ]
+        key = deid_service.audio_key(file, source.deid_approved_at)
+        session.expunge(file)
+        session.expunge(text)
+    store = runtime.store
+    ranges = ranges_for(load_elements(runtime=runtime, text=text), spans)
+    with tempfile.TemporaryDirectory(prefix="qa-bleep-") as tmp:
+        original, target = Path(tmp) / "original", Path(tmp) / "deidentified.ogg"
+        store.download(store.originals, file.object_key, original)
+        try:
+            bleep(original, target, ranges)
+        except AudioRedactionFailed as failure:
+            with transaction(runtime.engine) as session:
+                claim.fail(session, failure.reason)
+            return
+        store.put_bytes(store.derived, key, target.read_bytes(), "audio/ogg")
+    with transaction(runtime.engine) as session:
+        claim.succeed(session)
