@@ -171,6 +171,8 @@ class TextPart(BaseModel):
     page_count: int | None
     pages_without_text: list[int]
     ocr_pages: list[int]
+    language: str | None = None  # of a machine transcript, as detected ("und": no speech)
+    low_confidence_segments: int = 0  # machine transcript segments flagged for a listen
     text: str
     elements: list[ElementRead]
 

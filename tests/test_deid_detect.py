@@ -262,6 +262,20 @@ def test_spoken_emails(detector: Detector) -> None:
     ]
 
 
+def test_identifiers_as_speech_recognition_writes_them(detector: Detector) -> None:
+    """Whisper writes digits in its own grouping, sometimes with a digit misheard, and drops the
+    spoken "at" of an address: these are what reach the detector from a recording."""
+    spans = detector.detect(
+        "The patient's NHS number is 485-777-3456 and my NHS number is 943 476 59919. "
+        "The hospital number was 12345678. You can email me at Sarah.jones.nhs.net, "
+        "the leaflet is on www.nhs.uk and we had 12 345 678 appointments."
+    )
+    assert found(spans, "NHS_NUMBER") == ["485-777-3456", "943 476 59919", "12345678"]
+    assert found(spans, "EMAIL") == ["Sarah.jones.nhs.net"]
+    # A dotted name with no word about e-mail near it is left alone.
+    assert found(detector.detect("The outbreak team met at ward7.rota.nhs.net."), "EMAIL") == []
+
+
 def test_titles_stay_outside_the_name(detector: Detector) -> None:
     spans = detector.detect("Then Dr Okonkwo and Sister Mbeki came, and Nurse Practitioner cover.")
     assert found(spans, "PERSON") == ["Okonkwo", "Mbeki"]

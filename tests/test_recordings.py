@@ -3,6 +3,7 @@ transcripts taking precedence, WebVTT, speaker assignment, de-identified audio, 
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import tempfile
@@ -84,6 +85,8 @@ def test_recording_is_transcribed_once_consent_allows(
     ).json()
     [part] = doc["parts"]
     assert part["engine"].startswith("faster-whisper")
+    assert part["language"] == "en"
+    assert part["low_confidence_segments"] >= 0
     segments = [e for e in part["elements"] if e["type"] == "Segment"]
     assert segments and all(s["start_time"] < s["end_time"] for s in segments)
     words = [w for s in segments for w in s["metadata"]["words"]]
@@ -170,6 +173,10 @@ def test_approved_recording_has_deidentified_audio(
     ]
     toned = (min(w["start"] for w in words), max(w["end"] for w in words))
     assert alice.post(f"/sources/{body['id']}/redactions/approve").status_code == 200
+    # The spoken NHS number, however Whisper grouped its digits, is gone from the shared text.
+    shared = alice.get(f"/sources/{body['id']}/text").text
+    assert "[NHS number]" in shared, shared
+    assert not re.search(r"\d{3}", shared), shared
     deadline = time.monotonic() + 120
     while (audio := alice.get(url)).status_code == 409:
         assert time.monotonic() < deadline, audio.text

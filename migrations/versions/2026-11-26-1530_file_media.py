@@ -1,4 +1,4 @@
-"""file media: what a recording's probe found
+"""file media and text language: what a recording's probe and transcription found
 
 Revision ID: 0006
 Revises: 0005
@@ -19,8 +19,12 @@ depends_on: str | Sequence[str] | None = None
 def upgrade() -> None:
     with op.batch_alter_table("file") as batch_op:
         batch_op.add_column(sa.Column("media", sa.JSON(), nullable=True))
+    with op.batch_alter_table("text") as batch_op:
+        batch_op.add_column(sa.Column("language", sa.String(length=8), nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("text") as batch_op:
+        batch_op.drop_column("language")
     with op.batch_alter_table("file") as batch_op:
         batch_op.drop_column("media")

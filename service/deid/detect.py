@@ -691,6 +691,50 @@ class SpokenEmailRecognizer(_Recogniser):
             position = match.end()
 
 
+class TranscribedIdentifierRecognizer(_Recogniser):
+    """Identifiers as a speech recogniser writes them down, which the written-form patterns miss.
+
+    Whisper writes spoken digits as digits, but in its own grouping ("485-777-3456", "943 476
+    59919" with a digit misheard or doubled), so a number that follows "NHS number", "hospital
+    number" or the like is taken whatever its grouping, length (8 to 12 digits) or checksum:
+    a misheard NHS number still identifies its owner to anyone holding the right one. And it
+    drops the spoken "at" of an address ("sarah dot jones at nhs dot net" comes out as
+    "Sarah.jones.nhs.net"), so a dotted name ending in a public suffix, with at least three
+    parts and a word about e-mail shortly before it, is taken for an address.
+    """
+
+    ENTITIES = ("NHS_NUMBER", "EMAIL")
+    NAME = "transcribed_identifier"
+    NUMBER = re.compile(
+        r"\b(?:nhs|hospital|patient|unit|case|record)\s+(?:number|no\.?)"
+        r"(?:\s+(?:is|was|being|of|it's|it\s+is))?[\s:,]+"
+        r"(\d[\d\s\-]{6,18}\d)(?![\d\w])",
+        re.IGNORECASE,
+    )
+    DOTTED = re.compile(r"(?<![\w@.])([a-z][\w\-]*(?:\.[\w\-]+){2,})(?![\w@])", re.IGNORECASE)
+    CUE = re.compile(r"\b(?:e-?mail(?:ed|ing|s)?|mail|address|contact|write\s+to)\b", re.I)
+    CUE_WINDOW = 60
+
+    def __init__(self, extract: tldextract.TLDExtract) -> None:
+        super().__init__()
+        self.extract = extract
+
+    def find(self, text: str, doc: Doc | None) -> Iterator[Found]:
+        for match in self.NUMBER.finditer(text):
+            digits = re.sub(r"\D", "", match.group(1))
+            if 8 <= len(digits) <= 12:
+                yield match.start(1), match.end(1), "NHS_NUMBER", 0.8
+        for match in self.DOTTED.finditer(text):
+            address = match.group(1).rstrip(".")
+            before = text[max(0, match.start() - self.CUE_WINDOW) : match.start()]
+            if not self.CUE.search(before):
+                continue
+            extracted = self.extract(address)
+            subdomain = extracted.subdomain.lower()
+            if extracted.suffix and extracted.domain and subdomain and subdomain != "www":
+                yield match.start(), match.start() + len(address), "EMAIL", 0.9
+
+
 class UkPostcodeRecognizer(_Recogniser):
     """UK postcodes: full ones in any case (the letter rules keep false matches rare); outward
     codes alone only after "postcode(s)"/"post code(s)" or before "area"/"postcode"/"district"."""
@@ -1605,6 +1649,7 @@ class Detector:
             UkPhoneRecognizer(),
             SpokenNumberRecognizer(),
             SpokenEmailRecognizer(extract),
+            TranscribedIdentifierRecognizer(extract),
             UkPostcodeRecognizer(),
             DateRecognizer(),
             HospitalRecognizer(verbs=only_verbs),

@@ -49,6 +49,7 @@ class Extraction:
     page_count: int | None
     pages_without_text: list[int]  # 1-based pages with no text layer that OCR did not read
     ocr_pages: list[int]
+    language: str | None = None  # detected by speech recognition ("en"; "und": no speech)
 
 
 class ExtractionFailed(Exception):

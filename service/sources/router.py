@@ -336,6 +336,10 @@ def _part(
         page_count=text.page_count,
         pages_without_text=file.pages_without_text or [],
         ocr_pages=text.ocr_pages,
+        language=text.language,
+        low_confidence_segments=sum(
+            1 for e in elements or () if (e.metadata or {}).get("low_confidence")
+        ),
         text=content,
         elements=elements or [],
     )

@@ -33,6 +33,8 @@ class ExtractedText(SQLModel, table=True):
     element_count: int = Field(sa_column=Column(Integer, nullable=False))
     page_count: int | None = Field(default=None, sa_column=Column(Integer))
     ocr_pages: list[int] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    # The language speech recognition detected in a recording (ISO 639-1; "und": no speech).
+    language: str | None = Field(default=None, sa_column=Column(String(8)))
     elements_key: str = Field(sa_column=Column(String(200), nullable=False))
     created_at: datetime = Field(
         default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False)

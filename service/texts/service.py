@@ -220,6 +220,7 @@ def transcript_extraction(transcript: Transcript, *, duration: float) -> Extract
         engine=f"faster-whisper ({transcript.model})",
         engine_version=transcript.engine_version,
     )
+    extraction.language = transcript.language
     return extraction
 
 
@@ -326,6 +327,7 @@ def _record_text(session: Session, file: File, extraction: Extraction, key: str)
     text.content = extraction.text
     text.char_count = len(extraction.text)
     text.element_count = len(extraction.elements)
+    text.language = extraction.language
     text.page_count = extraction.page_count
     text.ocr_pages = list(extraction.ocr_pages)
     text.elements_key = key
