@@ -8,7 +8,8 @@ import logging
 import tempfile
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -88,10 +89,7 @@ def extract(*, runtime: Runtime, claim: Claim, sandbox: Sandbox) -> None:
         session.expunge(file)
     clock.lap("start")
 
-    store = runtime.store
-    with tempfile.TemporaryDirectory(prefix="qa-extract-") as tmp:
-        path = Path(tmp) / "original"
-        store.download(store.originals, file.object_key, path)
+    with _original(runtime.store, file) as path:
         clock.lap("download")
         try:
             extraction = sandbox.run(
@@ -104,6 +102,15 @@ def extract(*, runtime: Runtime, claim: Claim, sandbox: Sandbox) -> None:
         clock.lap("extract")
 
     _store_result(runtime, claim, file, extraction, clock)
+
+
+@contextmanager
+def _original(store: ObjectStore, file: File) -> Iterator[Path]:
+    """The file's original, downloaded into a temporary directory that goes afterwards."""
+    with tempfile.TemporaryDirectory(prefix="qa-job-") as tmp:
+        path = Path(tmp) / "original"
+        store.download(store.originals, file.object_key, path)
+        yield path
 
 
 def transcribe(*, runtime: Runtime, claim: Claim, transcriber: Callable[[], Transcriber]) -> None:
@@ -145,10 +152,7 @@ def transcribe(*, runtime: Runtime, claim: Claim, transcriber: Callable[[], Tran
         language = source.language.split("-")[0] if source.language else None
         session.expunge(file)
 
-    store = runtime.store
-    with tempfile.TemporaryDirectory(prefix="qa-transcribe-") as tmp:
-        path = Path(tmp) / "original"
-        store.download(store.originals, file.object_key, path)
+    with _original(runtime.store, file) as path:
         clock.lap("download")
         try:
             info = probe(path)
@@ -531,15 +535,16 @@ def redact_audio(*, runtime: Runtime, claim: Claim) -> None:
         session.expunge(text)
     store = runtime.store
     ranges = ranges_for(load_elements(runtime=runtime, text=text), spans)
-    with tempfile.TemporaryDirectory(prefix="qa-bleep-") as tmp:
-        original, target = Path(tmp) / "original", Path(tmp) / "deidentified.ogg"
-        store.download(store.originals, file.object_key, original)
+    with _original(store, file) as original:
+        target = original.parent / "deidentified.ogg"
         try:
             bleep(original, target, ranges)
         except AudioRedactionFailed as failure:
             with transaction(runtime.engine) as session:
                 claim.fail(session, failure.reason)
             return
-        store.put_bytes(store.derived, key, target.read_bytes(), "audio/ogg")
+        with target.open("rb") as audio:
+            chunks = iter(lambda: audio.read(1024 * 1024), b"")
+            store.put_stream(store.derived, key, chunks, content_type="audio/ogg")
     with transaction(runtime.engine) as session:
         claim.succeed(session)
