@@ -17,7 +17,7 @@ Real-time factor is processing time over audio time, probing and decoding includ
 short clips (each padded by Whisper to 30 s, so this is the pessimistic figure) and for the clean
 clips joined into one continuous recording (the figure that holds for interviews). Peak RSS is
 measured in a fresh process per file: a short clip, the continuous recording, a 30-minute
-recording of continuous speech (three transcription windows), and 60-minute and 6-hour
+recording of continuous speech (six transcription windows), and 60-minute and 6-hour
 recordings that are mostly silence with an utterance every five minutes. Rates are rounded
 down and costs up (``bench.harness``).
 """
@@ -357,7 +357,7 @@ def main(argv: list[str] | None = None) -> int:
             memory_row("continuous speech", measure_in_child(continuous)),
         ]
         if not args.quick:
-            # Three 10-minute windows of speech: memory must not grow from one to the next.
+            # Six 5-minute windows of speech: memory must not grow from one to the next.
             dense = work / "dense-30min.flac"
             command = [
                 "ffmpeg", "-v", "error", "-stream_loop", "-1", "-i", str(continuous), "-t", "1800",

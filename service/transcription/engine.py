@@ -7,7 +7,7 @@ joins them once into a cache directory, checking every file against the SHA-256 
 the model is always loaded from that directory: loaded by name, faster-whisper would go to a hub.
 
 Memory stays flat whatever the recording's length: ffmpeg decodes to 16 kHz mono on a pipe, and
-the audio is transcribed one window (10 minutes by default) at a time. Each window ends in a pause
+the audio is transcribed one window (5 minutes by default) at a time. Each window ends in a pause
 found by the voice-activity model near its end, so no word is cut in two, and nothing is read
 twice: words are neither duplicated nor lost at a boundary. Silence costs only the voice-activity
 model's time, because faster-whisper's VAD filter drops it before Whisper sees it.
@@ -78,7 +78,10 @@ HIGH_NO_SPEECH_PROB = 0.6  # the model thinks the window held no speech
 HIGH_COMPRESSION_RATIO = 2.4  # the text repeats itself (a typical hallucination loop)
 LOW_WORD_PROBABILITY = 0.5  # mean probability of the segment's words below this
 
-DEFAULT_CHUNK_SECONDS = 600.0
+# Five minutes: faster-whisper computes a window's whole spectrogram at once, so the window sets
+# the peak. On 40 minutes of speech (bench/transcribe_windows.py) 5-minute windows peaked at
+# 730 MiB RSS and took 247.7 s; 10-minute ones peaked at 1,062 MiB and took 232.5 s.
+DEFAULT_CHUNK_SECONDS = 300.0
 # How far back from a window's nominal end its end may move to land in a pause (at most a third
 # of the window, so that windows always advance).
 _BOUNDARY_SEARCH_SECONDS = 30.0
