@@ -49,6 +49,7 @@ bench: install
 	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/upload.py
 	$(BIN)/python bench/transcribe.py
+	$(BIN)/python bench/transcribe_windows.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache
