@@ -183,32 +183,23 @@ def test_approved_recording_has_deidentified_audio(
         time.sleep(0.3)
     assert audio.status_code == 200, audio.text
     assert audio.headers["content-type"] == "audio/ogg"
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "out.ogg"
-        path.write_bytes(audio.content)
-        samples = subprocess.run(
-            [
-                "ffmpeg",
-                "-v",
-                "error",
-                "-i",
-                str(path),
-                "-f",
-                "s16le",
-                "-ac",
-                "1",
-                "-ar",
-                "16000",
-                "-",
-            ],
-            capture_output=True,
-            check=True,
-        ).stdout
+    samples = decoded(audio.content)
     original = len(speak(SPEECH)) / 32000  # 16 kHz, 16-bit mono
     assert abs(len(samples) / 32000 - original) < 0.5
     # Under the marked words: the tone (1 kHz) and nothing else.
     assert dominant_hz(samples, *toned) == pytest.approx(1000, abs=20)
     assert dominant_hz(samples, toned[1] + 0.5, toned[1] + 1.5) != pytest.approx(1000, abs=20)
+
+
+def decoded(ogg: bytes) -> bytes:
+    """An audio file's samples as 16 kHz mono 16-bit PCM."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "audio"
+        path.write_bytes(ogg)
+        command = ["ffmpeg", "-v", "error", "-i", str(path), "-f", "s16le", "-ac", "1"]
+        return subprocess.run(
+            [*command, "-ar", "16000", "-"], capture_output=True, check=True
+        ).stdout
 
 
 def dominant_hz(pcm: bytes, start: float, end: float) -> float:
@@ -281,3 +272,56 @@ def test_an_mp3_named_wav_is_transcribed_and_described(
     assert media["duration_seconds"] == pytest.approx(seconds, abs=0.1)
     text = admin.get(f"/sources/{body['id']}/text", params={"form": "identifiable"}).text
     assert "discharge" in text.lower(), text
+
+
+@pytest.mark.slow
+def test_a_timed_human_transcript_s_redactions_are_toned_too(
+    admin: Api, clean: Runtime, server: LiveServer
+) -> None:
+    """A transcriber heard a name the machine did not: redacted in the human transcript, it is
+    toned in the audio over its cue's times."""
+    alice, _ = world(admin, clean, server)
+    participant(alice, "archive,transcribe,share_team")
+    body = alice.upload([("interview.wav", speak(SPEECH))], site="RXA", participants="P-017").json()
+    wait_file(alice, body["id"], {"complete"})
+    human = files.make_vtt(
+        [
+            (0.0, 2.5, "Nurse A", "The discharge team at Ashworth trialled it."),
+            (2.5, 9.0, "Nurse A", "The shared care record, for three months."),
+        ]
+    )
+    attached = alice.http.post(
+        f"/sources/{body['id']}/files",
+        data={"file_kind": "transcript"},
+        files=[("file", ("human.vtt", human, "text/vtt"))],
+    )
+    assert attached.status_code == 201, attached.text
+    [human_id] = [f["id"] for f in attached.json()["files"] if f["kind"] == "transcript"]
+    alice.wait(body["id"])
+    deadline = time.monotonic() + 120
+    while alice.get(f"/sources/{body['id']}").json()["deid_status"] == "pending":
+        assert time.monotonic() < deadline
+        time.sleep(0.3)
+    # Only the human transcript's redaction counts: everything suggested is turned down.
+    for r in alice.get(f"/sources/{body['id']}/redactions").json()["items"]:
+        if r["status"] != "rejected":
+            alice.patch(f"/sources/{body['id']}/redactions/{r['id']}", json={"status": "rejected"})
+    text = alice.get(
+        f"/sources/{body['id']}/text", params={"form": "identifiable", "file_id": human_id}
+    ).text
+    start = text.index("Ashworth")
+    marked = alice.post(
+        f"/sources/{body['id']}/redactions",
+        json={"file_id": human_id, "start": start, "end": start + 8, "entity_type": "HOSPITAL"},
+    )
+    assert marked.status_code == 201, marked.text
+    assert alice.post(f"/sources/{body['id']}/redactions/approve").status_code == 200
+    url = f"/sources/{body['id']}/files/{body['files'][0]['id']}/deidentified-audio"
+    deadline = time.monotonic() + 120
+    while (audio := alice.get(url)).status_code == 409:
+        assert time.monotonic() < deadline, audio.text
+        time.sleep(0.3)
+    assert audio.status_code == 200, audio.text
+    samples = decoded(audio.content)
+    assert dominant_hz(samples, 0.2, 2.4) == pytest.approx(1000, abs=20)
+    assert dominant_hz(samples, 3.0, 5.0) != pytest.approx(1000, abs=20)

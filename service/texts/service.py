@@ -508,7 +508,12 @@ def assign_speaker(
 
 def redact_audio(*, runtime: Runtime, claim: Claim) -> None:
     """The ``redact_audio`` job: after approval, the recording with a tone over every accepted
-    redaction of its machine transcript, stored as a derived object for the de-identified tier."""
+    redaction of its machine transcript, stored as a derived object for the de-identified tier.
+
+    When the recording is its source's only one, the accepted redactions of the source's timed
+    human transcripts (WebVTT, SRT, timestamped turns) are toned too, over their whole segment:
+    a name the transcriber heard and the machine did not must not stay audible. Untimed
+    transcripts cannot be placed in the recording and add nothing."""
     from service.deid import service as deid_service
     from service.deid.audio import AudioRedactionFailed, bleep, ranges_for
     from service.deid.models import Redaction
@@ -522,19 +527,34 @@ def redact_audio(*, runtime: Runtime, claim: Claim) -> None:
         if file is None or source is None or text is None or source.deid_approved_at is None:
             claim.succeed(session)  # gone, or no longer approved: nothing to make
             return
-        spans = [
-            (r.start, r.end)
-            for r in session.exec(
-                select(Redaction).where(
-                    Redaction.text_id == text.id, Redaction.status == "accepted"
+        texts = [text]
+        if len(deid_service.recordings_to_redact(session=session, source=source)) == 1:
+            texts += session.exec(
+                select(ExtractedText)
+                .join(File, col(File.id) == col(ExtractedText.file_id))
+                .where(
+                    ExtractedText.source_id == source.id,
+                    File.kind == FileKind.transcript,
                 )
+            ).all()
+        accepted: dict[uuid.UUID, list[tuple[int, int]]] = {t.id: [] for t in texts}
+        for redaction in session.exec(
+            select(Redaction).where(
+                col(Redaction.text_id).in_(list(accepted)), Redaction.status == "accepted"
             )
-        ]
+        ):
+            accepted[redaction.text_id].append((redaction.start, redaction.end))
         key = deid_service.audio_key(file, source.deid_approved_at)
         session.expunge(file)
-        session.expunge(text)
+        for each in texts:
+            session.expunge(each)
     store = runtime.store
-    ranges = ranges_for(load_elements(runtime=runtime, text=text), spans)
+    ranges = [
+        span
+        for each in texts
+        if accepted[each.id]
+        for span in ranges_for(load_elements(runtime=runtime, text=each), accepted[each.id])
+    ]
     with _original(store, file) as original:
         target = original.parent / "deidentified.ogg"
         try:
