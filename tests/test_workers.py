@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -22,6 +23,7 @@ from service.jobs.models import Job
 from service.runtime import Runtime
 from tests import files
 from tests.conftest import Api, make_user, new_database
+from tests.test_recordings import SPEECH, speak
 
 REDIS_DB = 13
 BIN = Path(sys.executable).parent
@@ -93,6 +95,16 @@ def test_celery_worker_runs_jobs_and_redrives_a_killed_workers_job(
         try:
             quick = api.upload([("notes.txt", b"Notes taken by a Celery worker.\n")]).json()
             assert api.wait(quick["id"], timeout=120)["status"] == "ready", log.read_text()
+
+            if shutil.which("espeak-ng"):
+                # A recording: the worker joins the model into its own empty home, transcribes.
+                spoken = api.upload([("interview.wav", speak(SPEECH))]).json()
+                assert api.wait(spoken["id"], timeout=180)["status"] == "ready", log.read_text()
+                text = api.get(f"/sources/{spoken['id']}/text", params={"form": "identifiable"})
+                assert "discharge" in text.text.lower(), text.text
+                cache = tmp_path / ".cache"
+                assert (cache / "qualarchive" / "whisper-base" / "model.bin").is_file()
+                assert not (cache / "Microsoft").exists()  # no onnxruntime telemetry
 
             # A job long enough to kill its worker in the middle of it.
             pdf = files.make_pdf([f"Page {n} of the long policy document." for n in range(1500)])
