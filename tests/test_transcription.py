@@ -134,6 +134,14 @@ def test_a_damaged_model_directory_is_rebuilt(tmp_path: Path) -> None:
     assert sorted(p.name for p in tmp_path.iterdir()) == ["whisper-base"]
 
 
+def test_a_cache_that_cannot_be_written_fails_with_a_reason(tmp_path: Path) -> None:
+    blocked = tmp_path / "not-a-directory"
+    blocked.write_text("a file where the cache's parent should be")
+    with pytest.raises(TranscriptionFailed) as failed:
+        default_model_dir(blocked / "whisper-base")
+    assert "writable directory" in failed.value.reason
+
+
 def test_an_incomplete_custom_model_directory_is_refused(tmp_path: Path) -> None:
     (tmp_path / "model.bin").write_bytes(b"")
     with pytest.raises(TranscriptionFailed) as failed:

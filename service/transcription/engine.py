@@ -160,7 +160,14 @@ def default_model_dir(cache_dir: Path | None = None) -> Path:
                 _verified.add(target)
                 return target
             logger.warning("rebuilding the Whisper model in %s: %s", target, "; ".join(problems))
-        _assemble(target)
+        try:
+            _assemble(target)
+        except OSError as exc:  # a read-only or full disk, a cache directory of another user
+            raise TranscriptionFailed(
+                "The speech model could not be prepared on the server: an administrator needs to "
+                f"check that {CACHE_ENV} names a writable directory with 300 MB free.",
+                f"{type(exc).__name__}: {exc}",
+            ) from exc
         _verified.add(target)
         return target
 
