@@ -25,6 +25,7 @@ from bench.transcribe import (
     join,
     normalise,
     read_wav,
+    sparse_recording,
     synthesise,
     word_error_rate,
     write_wav,
@@ -195,6 +196,31 @@ def test_a_recording_longer_than_the_limit_is_refused(
         transcriber.transcribe(speech["gb"][0], max_seconds=2)
     assert "too long to transcribe" in failed.value.reason
     assert "2.0 s are accepted" in failed.value.reason
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(900)  # about 130 s here
+def test_a_six_hour_recording_is_transcribed_in_bounded_memory(
+    model_cache: Path, transcriber: Transcriber, speech: dict[str, tuple[Path, str]], tmp_path: Path
+) -> None:
+    """Six hours, an utterance every five minutes: decoded as a stream and transcribed window by
+    window in a process of its own, whose peak memory is that of a short clip (about 520 MiB
+    here), where six hours held in memory would take 1.3 GiB for the samples alone."""
+    # (The transcriber fixture has joined the model into model_cache for the child to load.)
+    long_file = sparse_recording([speech["gb"][0]], tmp_path / "six-hours.flac", minutes=360)
+    measured = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "transcribe.py"), "--measure", str(long_file)],
+        env={**os.environ, "QUALARCHIVE_MODEL_CACHE": str(model_cache)},
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    figures = json.loads(measured.stdout.strip().splitlines()[-1])
+    assert figures["audio_seconds"] == pytest.approx(6 * 3600, abs=1)
+    assert figures["peak_rss_mib"] < 900, figures
+    # 72 utterances of 17 words: nearly all of them are there, once each.
+    assert 72 * 17 * 0.9 <= figures["words"] <= 72 * 17 * 1.1, figures
 
 
 def test_silence_has_no_segments_and_no_language(transcriber: Transcriber, tmp_path: Path) -> None:
