@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import json
 import re
-import resource
 import shutil
 import subprocess
 import sys
@@ -232,6 +231,17 @@ def word_error_rate(reference: str, hypothesis: str) -> float:
 # ----------------------------------------------------------------------------------- measuring
 
 
+def peak_rss_kib() -> int:
+    """This process's peak resident memory since it was started (VmHWM, of its own address
+    space). Not getrusage's ru_maxrss: Linux carries that across exec from the parent that
+    spawned us (with vfork, the parent's own peak), which is the parent's figure, not ours."""
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    raise RuntimeError("no VmHWM in /proc/self/status")
+
+
 def measure(path: Path, chunk_seconds: float | None = None) -> dict[str, Any]:
     """Load the default model and transcribe `path` in this process; meant for a fresh child
     process, so that its peak RSS is this file's alone."""
@@ -243,7 +253,7 @@ def measure(path: Path, chunk_seconds: float | None = None) -> dict[str, Any]:
     loaded = time.perf_counter()
     transcript = transcriber.transcribe(path)
     done = time.perf_counter()
-    peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    peak_kib = peak_rss_kib()
     return {
         "audio_seconds": transcript.duration_seconds,
         "load_seconds": loaded - started,
