@@ -158,16 +158,16 @@ def transcribe(*, runtime: Runtime, claim: Claim, transcriber: Callable[[], Tran
             info = probe(path)
             _record_media(runtime, file, info)
             transcript = transcriber().transcribe(
-                path, language=language, max_seconds=runtime.settings.transcription_max_seconds
+                path,
+                language=language,
+                max_seconds=runtime.settings.transcription_max_seconds,
+                probed=info,
             )
-        except ProbeFailed as failure:
-            _record_failure(runtime, claim, file, failure.reason)
-            return
-        except TranscriptionFailed as failure:
+        except (ProbeFailed, TranscriptionFailed) as failure:
             _record_failure(runtime, claim, file, failure.reason)
             return
         clock.lap("transcribe")
-    extraction = transcript_extraction(transcript, duration=info.duration_seconds)
+    extraction = transcript_extraction(transcript)
     _store_result(runtime, claim, file, extraction, clock)
 
 
@@ -186,7 +186,7 @@ def _record_media(runtime: Runtime, file: File, info: AudioInfo) -> None:
             session.add(stored)
 
 
-def transcript_extraction(transcript: Transcript, *, duration: float) -> Extraction:
+def transcript_extraction(transcript: Transcript) -> Extraction:
     """A machine transcript as elements: one Segment per Whisper segment, with its words'
     times, confidence and character positions (relative to the segment) in its metadata."""
     blocks = []
@@ -288,7 +288,21 @@ def _elements_json(file: File, extraction: Extraction) -> bytes:
         "engine_version": extraction.engine_version,
         "elements": [dataclasses.asdict(e) for e in extraction.elements],
     }
+    return _encode(document)
+
+
+def _encode(document: dict[str, Any]) -> bytes:
     return json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def _read_document(store: ObjectStore, text: ExtractedText) -> dict[str, Any]:
+    """The elements document of a text, as stored."""
+    document: dict[str, Any] = json.loads(store.get_bytes(store.derived, text.elements_key))
+    return document
+
+
+def _write_document(store: ObjectStore, text: ExtractedText, document: dict[str, Any]) -> None:
+    store.put_bytes(store.derived, text.elements_key, _encode(document), "application/json")
 
 
 def _record_text(session: Session, file: File, extraction: Extraction, key: str) -> Source:
@@ -385,8 +399,7 @@ def require_text(*, session: Session, source: Source) -> list[tuple[File, Extrac
 
 
 def load_elements(*, runtime: Runtime, text: ExtractedText) -> list[dict[str, Any]]:
-    document = json.loads(runtime.store.get_bytes(runtime.store.derived, text.elements_key))
-    return list(document["elements"])
+    return list(_read_document(runtime.store, text)["elements"])
 
 
 def remove_speaker(
@@ -397,7 +410,7 @@ def remove_speaker(
     recomputed for the shorter text."""
     removed = 0
     for text in session.exec(select(ExtractedText).where(ExtractedText.source_id == source_id)):
-        document = json.loads(store.get_bytes(store.derived, text.elements_key))
+        document = _read_document(store, text)
         kept = [e for e in document["elements"] if e.get("speaker") != label]
         gone = len(document["elements"]) - len(kept)
         if not gone:
@@ -412,12 +425,7 @@ def remove_speaker(
             offset = element["end"]
             pieces.append(element["text"])
         document["elements"] = kept
-        store.put_bytes(
-            store.derived,
-            text.elements_key,
-            json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode("utf-8"),
-            "application/json",
-        )
+        _write_document(store, text, document)
         text.content = SEPARATOR.join(pieces)
         text.char_count = len(text.content)
         text.element_count = len(kept)
@@ -486,7 +494,7 @@ def assign_speaker(
     ).first()
     if text is None:
         raise NotFound("No text for that file in this source.")
-    document = json.loads(store.get_bytes(store.derived, text.elements_key))
+    document = _read_document(store, text)
     segments = [e for e in document["elements"] if e.get("type") == "Segment"]
     if not segments:
         raise Conflict("This text has no segments to assign speakers to.")
@@ -497,12 +505,7 @@ def assign_speaker(
         )
     for element in segments[first : last + 1]:
         element["speaker"] = speaker
-    store.put_bytes(
-        store.derived,
-        text.elements_key,
-        json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode("utf-8"),
-        "application/json",
-    )
+    _write_document(store, text, document)
     return last - first + 1
 
 

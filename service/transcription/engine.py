@@ -37,7 +37,13 @@ from typing import IO, TYPE_CHECKING, Any
 
 import numpy as np
 
-from service.transcription.probe import SAMPLE_RATE, ProbeFailed, describe_duration, probe
+from service.transcription.probe import (
+    SAMPLE_RATE,
+    AudioInfo,
+    ProbeFailed,
+    describe_duration,
+    probe,
+)
 
 if TYPE_CHECKING:
     from faster_whisper import WhisperModel
@@ -291,13 +297,19 @@ class Transcriber:
         self._model = _load(self.model_dir, compute_type=compute_type, cpu_threads=cpu_threads)
 
     def transcribe(
-        self, path: Path, *, language: str | None = None, max_seconds: float | None = None
+        self,
+        path: Path,
+        *,
+        language: str | None = None,
+        max_seconds: float | None = None,
+        probed: AudioInfo | None = None,
     ) -> Transcript:
         """Transcribe the first audio track of `path`.
 
         `language` ("en", "cy", ...) skips detection; otherwise it is detected in the first
         window that holds speech and kept for the rest. `max_seconds` refuses a longer recording
-        before any work is done (and stops one whose header understated its length).
+        before any work is done (and stops one whose header understated its length). `probed`
+        is what `probe(path)` already found, to spare probing the file a second time.
         """
         if language and language not in self._model.supported_languages:
             raise TranscriptionFailed(
@@ -305,7 +317,7 @@ class Transcriber:
                 "code such as 'en' or 'cy', or leave the language to be detected."
             )
         try:
-            info = probe(path)
+            info = probed or probe(path)
         except ProbeFailed as exc:
             raise TranscriptionFailed(exc.reason, exc.detail) from exc
         if max_seconds is not None and info.duration_seconds > max_seconds:
