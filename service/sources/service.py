@@ -403,11 +403,12 @@ def _add_files(
             existing_file_id=str(existing.id),
         )
 
-    lacking = participants_lacking(session, source, Use.transcribe)
+    recordings = [item.media_type.startswith(RECORDING_PREFIXES) for item in incoming]
+    # Consent is looked up only when a recording comes: documents never wait for it.
+    lacking = participants_lacking(session, source, Use.transcribe) if any(recordings) else []
     files = []
-    for item, kind in zip(incoming, kinds, strict=True):
+    for item, kind, recording in zip(incoming, kinds, recordings, strict=True):
         extractable = kind is not FileKind.consent_form
-        recording = item.media_type.startswith(RECORDING_PREFIXES)
         held = extractable and recording and bool(lacking)
         file = File(
             id=item.id,

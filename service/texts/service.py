@@ -459,7 +459,7 @@ def webvtt(parts: list[TextPart]) -> str:
                 following = timed[index + 1].start_time if index + 1 < len(timed) else None
                 end = following if following is not None and following > start else start + 2.0
             words = " ".join(element.text.split()).replace("&", "&amp;").replace("<", "&lt;")
-            words = words.replace(">", "&gt;").replace("-->", "->")
+            words = words.replace(">", "&gt;")  # so no "-->" can end the cue early
             voice = element.speaker.replace(">", "") if element.speaker else None
             cue = f"<v {voice}>{words}" if voice else words
             cues.append(f"{_stamp(start)} --> {_stamp(end)}\n{cue}")
