@@ -131,6 +131,14 @@ def run_job(job_id: uuid.UUID, *, runtime: Runtime) -> None:
             HANDLERS[claim.job.kind](runtime, claim)
     except jobs_service.LeaseLost:
         log.info("job %s was taken over or its target removed; result discarded", job_id)
+    except jobs_service.Superseded:
+        # Its source was deleted, withdrawn, cut or changed while it ran: nothing was written.
+        log.info("job %s was overtaken by a change to its source; result discarded", job_id)
+        try:
+            with transaction(runtime.engine) as session:
+                claim.succeed(session)
+        except jobs_service.LeaseLost:
+            pass
     except Exception as exc:  # noqa: BLE001  (a fault of ours, e.g. the store is down)
         log.warning("job %s hit %s; it will be retried", job_id, type(exc).__name__, exc_info=True)
         _retry_or_fail(runtime, claim, f"{type(exc).__name__}: {exc}")

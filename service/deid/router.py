@@ -295,6 +295,9 @@ def deidentified_audio(
     file = sources_service.get_file_or_raise(session=session, source_id=source_id, file_id=file_id)
     if file not in deid_service.recordings_to_redact(session=session, source=source):
         raise NotFound("That file is not a transcribed recording of this source.")
+    # The same rule as the de-identified text: every text detected and approved since its
+    # newest change.
+    deid_service.require_published(session=session, source=source)
     if source.deid_approved_at is None:
         raise Conflict("The de-identified audio waits for the approval of the redactions.")
     key = deid_service.audio_key(file, source.deid_approved_at)

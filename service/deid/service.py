@@ -12,11 +12,11 @@ from __future__ import annotations
 import bisect
 import re
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import delete, update
+from sqlalchemy import delete, or_, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -26,7 +26,7 @@ from service.deid.policy import policy_for
 from service.errors import Conflict, NotFound, Unprocessable
 from service.participants.identity import IdentityCipher
 from service.participants.models import Participant, SourceParticipant
-from service.sources.models import DeidStatus, File, Source
+from service.sources.models import DeidStatus, ExtractionStatus, File, Source
 from service.texts.models import ExtractedText
 
 if TYPE_CHECKING:
@@ -258,11 +258,9 @@ def _deny_and_allow(
         .join(Participant, col(Participant.id) == col(SourceParticipant.participant_id))
         .where(col(SourceParticipant.source_id) == source.id)
     )
-    allow: list[str] = []
-    for link, participant in links:
-        allow.append(participant.code)
-        if link.speaker_label:
-            allow.append(link.speaker_label)
+    # Participant codes are pseudonyms already. Speaker labels are not allowed: a label is
+    # often a name, and the same name in the body text must still be redacted.
+    allow = [participant.code for _link, participant in links]
     return deny, allow
 
 
@@ -272,7 +270,7 @@ class DetectionPlan:
     detector itself) holds no database lock."""
 
     source_id: uuid.UUID
-    texts: list[tuple[uuid.UUID, str]]
+    texts: list[tuple[uuid.UUID, int, str]]  # id, version, content
     deny: list[Any]
     allow: list[str]
 
@@ -285,28 +283,33 @@ def plan_detection(
         return None
     registry = Registry(session, cipher)
     deny, allow = _deny_and_allow(session, registry, source)
-    texts = []
-    for text in session.exec(select(ExtractedText).where(ExtractedText.source_id == source.id)):
-        done = session.exec(
-            select(Redaction.id).where(Redaction.text_id == text.id).limit(1)
-        ).first()
-        if done is None:
-            texts.append((text.id, text.content))
+    texts = [
+        (text.id, text.version, text.content)
+        for text in session.exec(select(ExtractedText).where(ExtractedText.source_id == source.id))
+        if text.detected_version != text.version
+    ]
     return DetectionPlan(source_id=source.id, texts=texts, deny=deny, allow=allow)
 
 
-def run_detection(plan: DetectionPlan, detector: Detector) -> dict[uuid.UUID, list[Any]]:
+def run_detection(
+    plan: DetectionPlan, detector: Detector
+) -> dict[tuple[uuid.UUID, int], list[Any]]:
     return {
-        text_id: detector.detect(content, deny=plan.deny, allow=plan.allow)
-        for text_id, content in plan.texts
+        (text_id, version): detector.detect(content, deny=plan.deny, allow=plan.allow)
+        for text_id, version, content in plan.texts
     }
 
 
 def record_detection(
-    *, session: Session, plan: DetectionPlan, found: dict[uuid.UUID, list[Any]]
+    *, session: Session, plan: DetectionPlan, found: dict[tuple[uuid.UUID, int], list[Any]]
 ) -> int:
     """Write the suggestions and apply the source's policy; return how many were written.
-    A text that gained redactions meanwhile (another run) is left as it is."""
+
+    Each text's suggestions are written only if the text is still the version that was
+    detected (compared and set in this transaction): a text changed meanwhile (a participant's
+    segments cut, a speaker renamed, a re-extraction) is detected again by the job its change
+    queued, and suggestions at stale offsets never land.
+    """
     source = session.exec(
         select(Source).where(Source.id == plan.source_id).with_for_update()
     ).first()
@@ -314,11 +317,15 @@ def record_detection(
         return 0
     policy = policy_for(source.source_type, source.level)
     written = 0
-    for text_id, spans in found.items():
-        if session.get(ExtractedText, text_id) is None:
-            continue
-        if session.exec(select(Redaction.id).where(Redaction.text_id == text_id).limit(1)).first():
-            continue
+    for (text_id, version), spans in found.items():
+        covered = session.execute(
+            update(ExtractedText)
+            .where(col(ExtractedText.id) == text_id, col(ExtractedText.version) == version)
+            .values(detected_version=version)
+        )
+        if covered.rowcount != 1:  # type: ignore[attr-defined]
+            continue  # changed or gone since the plan
+        session.execute(delete(Redaction).where(col(Redaction.text_id) == text_id))
         for span in spans:
             entity_type = span.entity_type if span.entity_type in ENTITY_TYPES else "ORGANISATION"
             status = "suggested"
@@ -340,7 +347,12 @@ def record_detection(
                 )
             )
             written += 1
-    if policy.review_required:
+    session.flush()
+    if awaiting_detection(session=session, source=source):
+        # Another text is still to come or to be detected: its own job settles the status.
+        source.deid_status = DeidStatus.pending
+        source.deid_approved_at = None
+    elif policy.review_required:
         source.deid_status = DeidStatus.in_review
         source.deid_approved_at = None
     else:
@@ -350,6 +362,94 @@ def record_detection(
     session.add(source)
     session.flush()
     return written
+
+
+def undetected_texts(*, session: Session, source_id: uuid.UUID) -> list[uuid.UUID]:
+    """Ids of the source's texts whose current version detection has not covered."""
+    return list(
+        session.exec(
+            select(ExtractedText.id).where(
+                ExtractedText.source_id == source_id,
+                or_(
+                    col(ExtractedText.detected_version).is_(None),
+                    col(ExtractedText.detected_version) != col(ExtractedText.version),
+                ),
+            )
+        )
+    )
+
+
+def awaiting_detection(*, session: Session, source: Source) -> bool:
+    """Whether some text of the source is still to come (extracting, transcribing) or has not
+    been covered by detection in its current version."""
+    has_text = session.exec(
+        select(ExtractedText.id).where(ExtractedText.source_id == source.id).limit(1)
+    ).first()
+    coming = session.exec(
+        select(File.id)
+        .where(
+            File.source_id == source.id,
+            col(File.extraction_status).in_([ExtractionStatus.pending, ExtractionStatus.running]),
+        )
+        .limit(1)
+    ).first()
+    return (
+        has_text is None
+        or coming is not None
+        or bool(undetected_texts(session=session, source_id=source.id))
+    )
+
+
+def reopen(*, session: Session, source: Source) -> None:
+    """New or changed text: the source's de-identified form is unpublished until detection has
+    covered every text and a person has approved again."""
+    source.deid_status = (
+        DeidStatus.pending
+        if awaiting_detection(session=session, source=source)
+        else DeidStatus.in_review
+    )
+    source.deid_approved_at = None
+    source.deid_approved_by = None
+    session.add(source)
+    session.flush()
+
+
+def require_published(*, session: Session, source: Source) -> list[tuple[File, ExtractedText]]:
+    """The source's texts, if its de-identified form may be served; otherwise a 409 that says
+    what it waits for. This is the one rule for the de-identified tier: every text has been
+    through detection and a person (or, for national documents, the policy) approved after the
+    newest change to any of them."""
+    rows = [
+        (file, text)
+        for file, text in session.exec(
+            select(File, ExtractedText)
+            .join(ExtractedText, col(ExtractedText.file_id) == col(File.id))
+            .where(File.source_id == source.id)
+            .order_by(col(File.id))
+        )
+    ]
+    if not rows:
+        if source.status in ("received", "extracting"):
+            raise Conflict("The text is not ready yet: extraction is still running.")
+        if source.status == "failed":
+            raise Conflict("No text could be extracted from this source.")
+        raise Conflict("This source has no text: none of its files has text to extract.")
+    if any(text.detected_version != text.version for _file, text in rows):
+        raise Conflict(
+            "The de-identified text is awaiting detection: a text of this source is new or "
+            "changed and has not been checked for identifiers yet."
+        )
+    approved_at = source.deid_approved_at
+    if (
+        source.deid_status != DeidStatus.approved
+        or approved_at is None
+        or any(text.changed_at > approved_at for _file, text in rows)
+    ):
+        raise Conflict(
+            "The de-identified text is awaiting review: a researcher of the site or an "
+            "admin must approve its redactions first."
+        )
+    return rows
 
 
 # -- review --------------------------------------------------------------------------------
@@ -496,6 +596,11 @@ def approve(
     require_text_for_review(session, source)
     if source.deid_status == DeidStatus.approved:
         raise Conflict("This source's de-identified text is already approved.")
+    if undetected_texts(session=session, source_id=source.id):
+        raise Conflict(
+            "A text of this source is new or changed and detection has not covered it yet; "
+            "approve once its suggestions are in."
+        )
     waiting = [
         r for r in redactions_of(session=session, source_id=source.id) if r.status == "suggested"
     ]
@@ -534,10 +639,12 @@ def forget_text(*, session: Session, source: Source) -> None:
     """Drop all redactions of a source whose text was rebuilt (their offsets no longer hold);
     detection runs again."""
     session.execute(delete(Redaction).where(col(Redaction.source_id) == source.id))
-    source.deid_status = DeidStatus.pending
-    source.deid_approved_at = None
-    session.add(source)
-    session.flush()
+    session.execute(
+        update(ExtractedText)
+        .where(col(ExtractedText.source_id) == source.id)
+        .values(detected_version=None)
+    )
+    reopen(session=session, source=source)
 
 
 # -- rendering -----------------------------------------------------------------------------
@@ -600,19 +707,16 @@ def render(text: str, replacements: Sequence[tuple[int, int, str]]) -> Rendered:
 
 def deidentified(
     *, session: Session, cipher: IdentityCipher, source: Source
-) -> Iterator[tuple[File, ExtractedText, Rendered]]:
-    """The source's texts in de-identified form, with the registry's current pseudonyms."""
+) -> list[tuple[File, ExtractedText, Rendered]]:
+    """The source's texts in de-identified form, with the registry's current pseudonyms; a 409
+    unless ``require_published`` lets them out."""
+    rows = require_published(session=session, source=source)
     registry = Registry(session, cipher)
-    rows = session.exec(
-        select(File, ExtractedText)
-        .join(ExtractedText, col(ExtractedText.file_id) == col(File.id))
-        .where(File.source_id == source.id)
-        .order_by(col(File.id))
-    )
     accepted: dict[uuid.UUID, list[Redaction]] = {}
     for r in redactions_of(session=session, source_id=source.id):
         if r.status == "accepted":
             accepted.setdefault(r.text_id, []).append(r)
+    result = []
     for file, text in rows:
         replacements = [
             (
@@ -622,7 +726,49 @@ def deidentified(
             )
             for r in accepted.get(text.id, [])
         ]
-        yield file, text, render(text.content, replacements)
+        result.append((file, text, render(text.content, replacements)))
+    return result
+
+
+# Speaker labels that name a part in the conversation, not a person: shown as they are.
+NEUTRAL_SPEAKERS = re.compile(
+    r"(interviewer|interviewee|facilitator|moderator|researcher|observer|chair|note[- ]?taker"
+    r"|participant|respondent|speaker|unknown|unidentified|all|several|group)( \d{1,3})?",
+    re.IGNORECASE,
+)
+
+
+def speaker_names(*, session: Session, source: Source, labels: Sequence[str]) -> dict[str, str]:
+    """How each speaker label appears in the de-identified tier: a linked participant's
+    pseudonym, a neutral label kept as it is (``Interviewer``), or ``Speaker N`` in order of
+    first appearance. A label is often a name, so no other label is ever shown; which label is
+    which participant is identifiable-tier data."""
+    linked = {
+        normalise(link.speaker_label): participant_pseudonym(participant.code)
+        for link, participant in session.exec(
+            select(SourceParticipant, Participant)
+            .join(Participant, col(Participant.id) == col(SourceParticipant.participant_id))
+            .where(col(SourceParticipant.source_id) == source.id)
+        )
+        if link.speaker_label
+    }
+    shown: dict[str, str] = {}
+    for label in labels:
+        key = normalise(label)
+        if key in linked:
+            shown[label] = linked[key]
+        elif NEUTRAL_SPEAKERS.fullmatch(" ".join(label.split())):
+            shown[label] = " ".join(label.split()).capitalize()
+    taken = set(shown.values())
+    numbered = 0
+    for label in labels:
+        if label in shown:
+            continue
+        numbered += 1
+        while f"Speaker {numbered}" in taken:
+            numbered += 1
+        shown[label] = f"Speaker {numbered}"
+    return shown
 
 
 # -- de-identified audio -------------------------------------------------------------------

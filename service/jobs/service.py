@@ -31,6 +31,11 @@ class LeaseLost(Exception):
     """The job is no longer ours (its lease ran out and it was re-driven, or it was deleted)."""
 
 
+class Superseded(Exception):
+    """The job's source or file was deleted, withdrawn, cut or changed after the job began:
+    its result must not be written, and it leaves nothing behind."""
+
+
 def enqueue(
     *,
     session: Session,

@@ -22,6 +22,7 @@ from service.deid import service as deid_service
 from service.errors import Conflict
 from service.jobs import service as jobs_service
 from service.jobs.models import JobKind
+from service.participants import service as participants_service
 from service.participants.models import Consent, Participant, SourceParticipant
 from service.sources import service as sources_service
 from service.sources.models import File, Source
@@ -51,6 +52,10 @@ def withdraw(
             f"{participant.withdrawn_at:%Y-%m-%d}."
         )
     store = runtime.store
+    # Work in flight on their material (an extraction, a transcription, a rendering of the
+    # audio) began before this withdrawal: it must write nothing after it.
+    for source in participants_service.sources_of(session=session, participant=participant):
+        sources_service.bump_generation(session=session, source_id=source.id)
     report: dict[str, Any] = {"mode": mode, "participant": participant.code}
     if mode == "erase":
         report |= _erase_material(session, runtime, participant)

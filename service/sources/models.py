@@ -14,6 +14,7 @@ from sqlalchemy import (
     Date,
     ForeignKey,
     Index,
+    Integer,
     PrimaryKeyConstraint,
     String,
     Text,
@@ -102,6 +103,11 @@ class Source(SQLModel, table=True):
     tags: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     status: str = Field(default=SourceStatus.received, sa_column=Column(String(16), nullable=False))
     status_reason: str | None = Field(default=None, sa_column=Column(Text))
+    # Bumped when the source's material is withdrawn, cut or held: work that started on an
+    # older generation writes nothing (it compares and sets this in its final transaction).
+    generation: int = Field(
+        default=0, sa_column=Column(Integer, nullable=False, server_default="0")
+    )
     deid_status: str = Field(
         default=DeidStatus.pending, sa_column=Column(String(16), nullable=False)
     )

@@ -45,11 +45,9 @@ from service.errors import (
     UnsupportedMediaType,
     responses,
 )
-from service.participants import service as participants_service
 from service.runtime import Runtime
 from service.sources import service as sources_service
 from service.sources.models import (
-    DeidStatus,
     File,
     FileKind,
     Level,
@@ -290,12 +288,6 @@ def get_text(
     with_elements = format != "text"
     if form == "deidentified":
         ensure_consent_allows(session, source, Use.share)
-        if source.deid_status != DeidStatus.approved:
-            texts_service.require_text(session=session, source=source)
-            raise Conflict(
-                "The de-identified text is awaiting review: a researcher of the site or an "
-                "admin must approve its redactions first."
-            )
         parts = _deidentified_parts(session, runtime, source, with_elements)
     else:
         ensure_may_read_identifiable(principal, site_id=source.site_id)
@@ -348,22 +340,25 @@ def _part(
 def _deidentified_parts(
     session: Session, runtime: Runtime, source: Source, with_elements: bool
 ) -> list[TextPart]:
-    speakers = {
-        label: deid_service.participant_pseudonym(participant.code)
-        for participant, label in participants_service.links_of(
-            session=session, source_ids=[source.id]
-        )[source.id]
-        if label
-    }
-    result = []
-    for file, text, rendered in deid_service.deidentified(
+    rendered_texts = deid_service.deidentified(
         session=session, cipher=runtime.cipher, source=source
-    ):
+    )
+    loaded = {
+        text.id: texts_service.load_elements(runtime=runtime, text=text) if with_elements else []
+        for _file, text, _rendered in rendered_texts
+    }
+    # Speakers appear as pseudonyms or neutral labels, never as the labels themselves.
+    speakers = deid_service.speaker_names(
+        session=session,
+        source=source,
+        labels=[e["speaker"] for each in loaded.values() for e in each if e.get("speaker")],
+    )
+    result = []
+    for file, text, rendered in rendered_texts:
         elements = []
-        for e in texts_service.load_elements(runtime=runtime, text=text) if with_elements else []:
+        for e in loaded[text.id]:
             start = rendered.offsets.to_deidentified(e["start"])
             end = rendered.offsets.to_deidentified(e["end"], end=True)
-            speaker = e.get("speaker")
             elements.append(
                 ElementRead(
                     type=e["type"],
@@ -371,8 +366,7 @@ def _deidentified_parts(
                     start=start,
                     end=end,
                     page=e.get("page"),
-                    # A label that belongs to a participant becomes their pseudonym.
-                    speaker=speakers.get(speaker, speaker) if speaker else None,
+                    speaker=speakers[e["speaker"]] if e.get("speaker") else None,
                     start_time=e.get("start_time"),
                     end_time=e.get("end_time"),
                 )

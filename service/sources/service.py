@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from minio.error import S3Error
 from pydantic import ValidationError
-from sqlalchemy import delete, exists
+from sqlalchemy import delete, exists, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import SelectOfScalar
@@ -38,6 +38,7 @@ from service.auth.service import Principal
 from service.config import Settings
 from service.db import after_commit, new_id, on_rollback, utcnow
 from service.deid import disclosure
+from service.deid import service as deid_service
 from service.errors import (
     BadRequest,
     Conflict,
@@ -50,6 +51,7 @@ from service.errors import (
 from service.extraction import sniff
 from service.jobs import service as jobs_service
 from service.jobs.models import JobKind
+from service.jobs.service import Superseded
 from service.participants import service as participants_service
 from service.sites import service as sites_service
 from service.sites.models import Site
@@ -362,6 +364,9 @@ def attach(
         raise Unprocessable("Attach at least one original as a 'file' part.")
     kinds = file_kinds(upload.fields, upload.files)
     files = _add_files(session, source, upload.files, kinds, principal, settings, submit)
+    if any(f.extraction_status != ExtractionStatus.not_applicable for f in files):
+        # New text is coming: what was approved no longer covers the whole source.
+        deid_service.reopen(session=session, source=source)
     source.updated_at = utcnow()
     session.add(source)
     refresh_status(session=session, source_id=source.id)
@@ -506,6 +511,32 @@ def _resolve_site(session: Session, code: str | None) -> Site | None:
 
 
 # -- status ------------------------------------------------------------------------------
+
+
+def hold_generation(*, session: Session, source_id: uuid.UUID, generation: int) -> Source:
+    """Lock the source for the final write of work that began at ``generation``; raise
+    ``Superseded`` if it was deleted, or withdrawn, cut or held, since then.
+
+    The comparison is an UPDATE, so it waits for a withdrawal in progress (PostgreSQL's row
+    lock, SQLite's single writer) and judges what that withdrawal committed.
+    """
+    held = session.execute(
+        update(Source)
+        .where(col(Source.id) == source_id, col(Source.generation) == generation)
+        .values(generation=generation)
+    )
+    if held.rowcount != 1:  # type: ignore[attr-defined]
+        raise Superseded(str(source_id))
+    source = session.get(Source, source_id)
+    assert source is not None
+    return source
+
+
+def bump_generation(*, session: Session, source_id: uuid.UUID) -> None:
+    """Fence off work in flight on the source: whatever began before this writes nothing."""
+    session.execute(
+        update(Source).where(col(Source.id) == source_id).values(generation=Source.generation + 1)
+    )
 
 
 def lock(*, session: Session, source_id: uuid.UUID) -> Source | None:
@@ -745,7 +776,8 @@ def describe(
                 tags=list(source.tags or []),
                 roles=view.roles,
                 participants=[
-                    ParticipantRef(code=p.code, speaker_label=label)
+                    # A speaker label is often a name: identifiable tier.
+                    ParticipantRef(code=p.code, speaker_label=label if identifiable else None)
                     for p, label in links[source.id]
                 ],
                 status=SourceStatus(source.status),

@@ -13,11 +13,13 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import update
+from sqlalchemy import delete, update
 from sqlmodel import Session, col, select
 
 from schemas.sources import TextPart
-from service.db import transaction, utcnow
+from service.db import after_commit, new_id, on_rollback, transaction, utcnow
+from service.deid import service as deid_service
+from service.deid.models import Redaction
 from service.errors import Conflict, NotFound, Unprocessable
 from service.extraction.engine import (
     SEPARATOR,
@@ -30,7 +32,7 @@ from service.extraction.engine import (
 )
 from service.jobs import service as jobs_service
 from service.jobs.models import JobKind
-from service.jobs.service import Claim, LeaseLost
+from service.jobs.service import Claim, Superseded
 from service.runtime import Runtime
 from service.sources import service as sources_service
 from service.sources.models import ExtractionStatus, File, FileKind, Source, SourceStatus
@@ -62,8 +64,10 @@ def ocr_from(runtime: Runtime) -> OcrConfig:
     return OcrConfig(tesseract_cmd=s.tesseract_cmd or None, language=s.ocr_language)
 
 
-def elements_key(file: File) -> str:
-    return f"{file.source_id}/{file.id}/elements.json"
+def new_elements_key(source_id: uuid.UUID, file_id: uuid.UUID) -> str:
+    """A fresh key for each version of a file's elements: a writer that loses a race removes
+    only its own object, never the winner's."""
+    return f"{source_id}/{file_id}/elements-{new_id()}.json"
 
 
 def extract(*, runtime: Runtime, claim: Claim, sandbox: Sandbox) -> None:
@@ -77,10 +81,12 @@ def extract(*, runtime: Runtime, claim: Claim, sandbox: Sandbox) -> None:
     clock = _Clock()
     with transaction(runtime.engine) as session:
         file = session.get(File, file_id)
-        if file is None:  # the source was deleted meanwhile
+        if file is None or file.erased_at is not None:  # deleted or withdrawn meanwhile
             claim.succeed(session)
             return
-        sources_service.lock(session=session, source_id=file.source_id)
+        source = sources_service.lock(session=session, source_id=file.source_id)
+        assert source is not None
+        generation = source.generation
         file.extraction_status = ExtractionStatus.running
         file.extraction_reason = None
         session.add(file)
@@ -101,7 +107,7 @@ def extract(*, runtime: Runtime, claim: Claim, sandbox: Sandbox) -> None:
             return
         clock.lap("extract")
 
-    _store_result(runtime, claim, file, extraction, clock)
+    _store_result(runtime, claim, file, extraction, clock, generation)
 
 
 @contextmanager
@@ -129,11 +135,12 @@ def transcribe(*, runtime: Runtime, claim: Claim, transcriber: Callable[[], Tran
     clock = _Clock()
     with transaction(runtime.engine) as session:
         file = session.get(File, file_id)
-        if file is None:
+        if file is None or file.erased_at is not None:
             claim.succeed(session)
             return
         source = sources_service.lock(session=session, source_id=file.source_id)
         assert source is not None
+        generation = source.generation
         lacking = participants_lacking(session, source, Use.transcribe)
         if lacking:
             # Consent changed since the job was queued: hold until it is given again.
@@ -168,7 +175,7 @@ def transcribe(*, runtime: Runtime, claim: Claim, transcriber: Callable[[], Tran
             return
         clock.lap("transcribe")
     extraction = transcript_extraction(transcript)
-    _store_result(runtime, claim, file, extraction, clock)
+    _store_result(runtime, claim, file, extraction, clock, generation)
 
 
 def _record_media(runtime: Runtime, file: File, info: AudioInfo) -> None:
@@ -229,17 +236,31 @@ def transcript_extraction(transcript: Transcript) -> Extraction:
 
 
 def _store_result(
-    runtime: Runtime, claim: Claim, file: File, extraction: Extraction, clock: _Clock
+    runtime: Runtime,
+    claim: Claim,
+    file: File,
+    extraction: Extraction,
+    clock: _Clock,
+    generation: int,
 ) -> None:
     """Write the elements, then the text and status; queue de-identification when the source's
-    every text is in. If the source went meanwhile, leave nothing behind."""
+    every text is in.
+
+    The write happens only if the source is still at the generation the job began with: if it
+    was deleted, or a participant in it withdrew, meanwhile, ``Superseded`` is raised and the
+    elements just stored are removed, so nothing erased comes back."""
     store = runtime.store
-    key = elements_key(file)
+    key = new_elements_key(file.source_id, file.id)
     store.put_bytes(store.derived, key, _elements_json(file, extraction), "application/json")
     clock.lap("elements")
     try:
         with transaction(runtime.engine) as session:
-            source = _record_text(session, file, extraction, key)
+            sources_service.hold_generation(
+                session=session, source_id=file.source_id, generation=generation
+            )
+            source, replaced = _record_text(session, file, extraction, key)
+            if replaced is not None:
+                after_commit(session, lambda: _remove_quietly(store, replaced))
             if source.status == SourceStatus.ready:
                 # Every file's text is in: de-identification comes next.
                 jobs_service.enqueue(
@@ -250,18 +271,19 @@ def _store_result(
                     source_id=source.id,
                 )
             claim.succeed(session)
-        clock.lap("record")
-        log.info("text of file %s (%s) stored: %s", file.id, file.media_type, clock)
-    except Exception:
-        # The source may have been deleted (or its participant erased) while we worked: then
-        # the elements just written have no row to belong to and must not stay behind.
-        with transaction(runtime.engine) as session:
-            still_there = session.get(File, file.id) is not None
-        if not still_there:
-            store.remove(store.derived, key)
-            log.info("file %s was removed while its text was made; result discarded", file.id)
-            return
+    except BaseException:
+        # No committed row refers to this key (it is new): it must not stay behind.
+        _remove_quietly(store, key)
         raise
+    clock.lap("record")
+    log.info("text of file %s (%s) stored: %s", file.id, file.media_type, clock)
+
+
+def _remove_quietly(store: ObjectStore, key: str) -> None:
+    try:
+        store.remove(store.derived, key)
+    except Exception:  # noqa: BLE001  (an orphan is logged; the row never points at it)
+        log.warning("could not remove derived object of %s", key.split("/")[0])
 
 
 class _Clock:
@@ -301,12 +323,50 @@ def _read_document(store: ObjectStore, text: ExtractedText) -> dict[str, Any]:
     return document
 
 
-def _write_document(store: ObjectStore, text: ExtractedText, document: dict[str, Any]) -> None:
-    store.put_bytes(store.derived, text.elements_key, _encode(document), "application/json")
+def _replace_document(
+    session: Session,
+    store: ObjectStore,
+    text: ExtractedText,
+    document: dict[str, Any],
+    *,
+    content: str | None = None,
+) -> None:
+    """Store a changed elements document (and content, if it changed) as the text's next
+    version, compared and set against the version that was read: of two writers that read the
+    same version, one wins and the other gets a 409 and leaves no object behind. The source's
+    de-identified form goes back to review."""
+    replaced, version = text.elements_key, text.version
+    key = new_elements_key(text.source_id, text.file_id)
+    store.put_bytes(store.derived, key, _encode(document), "application/json")
+    on_rollback(session, lambda: _remove_quietly(store, key))
+    now = utcnow()
+    values: dict[str, Any] = {"elements_key": key, "version": version + 1, "changed_at": now}
+    if content is not None:
+        values |= {
+            "content": content,
+            "char_count": len(content),
+            "element_count": len(document["elements"]),
+            "detected_version": None,
+        }
+    elif text.detected_version == version:
+        # Only the elements changed (a speaker named): detection of the words still holds.
+        values["detected_version"] = version + 1
+    written = session.execute(
+        update(ExtractedText)
+        .where(col(ExtractedText.id) == text.id, col(ExtractedText.version) == version)
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    if written.rowcount != 1:  # type: ignore[attr-defined]
+        raise Conflict("The text changed while this change was made; read it again and retry.")
+    after_commit(session, lambda: _remove_quietly(store, replaced))
+    session.expire(text)
 
 
-def _record_text(session: Session, file: File, extraction: Extraction, key: str) -> Source:
-    sources_service.lock(session=session, source_id=file.source_id)
+def _record_text(
+    session: Session, file: File, extraction: Extraction, key: str
+) -> tuple[Source, str | None]:
+    """Record the file's new text; return its source and the elements key it replaced."""
     status = (
         ExtractionStatus.partial if extraction.pages_without_text else ExtractionStatus.complete
     )
@@ -319,7 +379,7 @@ def _record_text(session: Session, file: File, extraction: Extraction, key: str)
         )
     updated = session.execute(
         update(File)
-        .where(col(File.id) == file.id)
+        .where(col(File.id) == file.id, col(File.erased_at).is_(None))
         .values(
             extraction_status=status,
             extraction_reason=reason,
@@ -327,8 +387,9 @@ def _record_text(session: Session, file: File, extraction: Extraction, key: str)
         )
     )
     if updated.rowcount != 1:  # type: ignore[attr-defined]
-        raise LeaseLost(str(file.id))
+        raise Superseded(str(file.id))
     text = session.exec(select(ExtractedText).where(ExtractedText.file_id == file.id)).first()
+    replaced = None
     if text is None:
         text = ExtractedText(
             source_id=file.source_id,
@@ -340,6 +401,11 @@ def _record_text(session: Session, file: File, extraction: Extraction, key: str)
             element_count=0,
             elements_key=key,
         )
+    else:
+        # A new version: the old redactions' offsets described the old text.
+        replaced = text.elements_key
+        text.version += 1
+        session.execute(delete(Redaction).where(col(Redaction.text_id) == text.id))
     text.engine = extraction.engine
     text.engine_version = extraction.engine_version
     text.content = extraction.text
@@ -349,10 +415,13 @@ def _record_text(session: Session, file: File, extraction: Extraction, key: str)
     text.page_count = extraction.page_count
     text.ocr_pages = list(extraction.ocr_pages)
     text.elements_key = key
-    text.created_at = utcnow()
+    text.detected_version = None
+    text.changed_at = text.created_at = utcnow()
     session.add(text)
     session.flush()
-    return sources_service.refresh_status(session=session, source_id=file.source_id)
+    source = sources_service.refresh_status(session=session, source_id=file.source_id)
+    deid_service.reopen(session=session, source=source)
+    return source, replaced
 
 
 def _record_failure(runtime: Runtime, claim: Claim, file: File, reason: str) -> None:
@@ -425,11 +494,8 @@ def remove_speaker(
             offset = element["end"]
             pieces.append(element["text"])
         document["elements"] = kept
-        _write_document(store, text, document)
-        text.content = SEPARATOR.join(pieces)
-        text.char_count = len(text.content)
-        text.element_count = len(kept)
-        session.add(text)
+        session.execute(delete(Redaction).where(col(Redaction.text_id) == text.id))
+        _replace_document(session, store, text, document, content=SEPARATOR.join(pieces))
     session.flush()
     return removed
 
@@ -505,7 +571,9 @@ def assign_speaker(
         )
     for element in segments[first : last + 1]:
         element["speaker"] = speaker
-    _write_document(store, text, document)
+    _replace_document(session, store, text, document)
+    # Speaker labels are text: a renamed speaker is reviewed again before analysts see it.
+    deid_service.reopen(session=session, source=source)
     return last - first + 1
 
 
@@ -517,9 +585,7 @@ def redact_audio(*, runtime: Runtime, claim: Claim) -> None:
     human transcripts (WebVTT, SRT, timestamped turns) are toned too, over their whole segment:
     a name the transcriber heard and the machine did not must not stay audible. Untimed
     transcripts cannot be placed in the recording and add nothing."""
-    from service.deid import service as deid_service
     from service.deid.audio import AudioRedactionFailed, bleep, ranges_for
-    from service.deid.models import Redaction
 
     file_id = claim.job.file_id
     assert file_id is not None
@@ -547,7 +613,9 @@ def redact_audio(*, runtime: Runtime, claim: Claim) -> None:
             )
         ):
             accepted[redaction.text_id].append((redaction.start, redaction.end))
-        key = deid_service.audio_key(file, source.deid_approved_at)
+        approved_at = source.deid_approved_at
+        generation = source.generation
+        key = deid_service.audio_key(file, approved_at)
         session.expunge(file)
         for each in texts:
             session.expunge(each)
@@ -569,5 +637,16 @@ def redact_audio(*, runtime: Runtime, claim: Claim) -> None:
         with target.open("rb") as audio:
             chunks = iter(lambda: audio.read(1024 * 1024), b"")
             store.put_stream(store.derived, key, chunks, content_type="audio/ogg")
-    with transaction(runtime.engine) as session:
-        claim.succeed(session)
+    try:
+        with transaction(runtime.engine) as session:
+            # Still the approval it was made for, and nobody withdrew meanwhile: else the
+            # rendering (a voice) must not stay.
+            current = sources_service.hold_generation(
+                session=session, source_id=file.source_id, generation=generation
+            )
+            if current.deid_approved_at != approved_at:
+                raise Superseded(str(file.source_id))
+            claim.succeed(session)
+    except BaseException:
+        _remove_quietly(store, key)
+        raise

@@ -1,0 +1,265 @@
+"""The one rule for the de-identified tier: a source's de-identified text (every format, every
+file) is served only when every one of its texts has been through detection and approved after
+its newest change; speaker labels are text; work that began before a withdrawal or a deletion
+writes nothing after it (issue 9, findings 1, 2 and 6)."""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from typing import Any
+
+import pytest
+from sqlalchemy import text, update
+from sqlmodel import select
+
+from service.auth.models import Role
+from service.db import transaction
+from service.errors import Conflict
+from service.runtime import Runtime
+from service.texts import service as texts_service
+from service.texts.models import ExtractedText
+from tests import files
+from tests.conftest import Api, LiveServer, all_objects, make_user
+from tests.test_deid_workflow import decide_all, deid_ready
+from tests.test_participants import consent, world
+from tests.test_withdrawal import everything_stored
+
+# A group interview: a linked participant (Nurse A), an interviewer, and a speaker whose label
+# is a full name nobody linked.
+CUES = [
+    (0.0, 3.0, "Interviewer", "Thank you for joining the group today."),
+    (3.0, 7.0, "Nurse A", "The new rota started in March on our ward."),
+    (7.0, 11.0, "Dr Sarah Jones", "I agree, the handover improved a lot."),
+    (11.0, 15.0, "Nurse A", "Sarah Jones said the same at the board."),
+]
+
+
+def analyst_of(clean: Runtime, server: LiveServer) -> Api:
+    return Api(server.url, make_user(clean, Role.analyst), clean)
+
+
+def group_source(alice: Api) -> dict:
+    p17 = alice.post(
+        "/participants",
+        json={"code": "P-017", "site": "RXA", "role": "clinical", "identity": {"name": "Ann Bee"}},
+    ).json()
+    assert consent(alice, p17["id"], "archive,transcribe,share_team", "2024-01-10").status_code
+    response = alice.upload(
+        [("group.vtt", files.make_vtt(CUES))],
+        source_type="group_interview",
+        site="RXA",
+        participants="P-017=Nurse A",
+    )
+    assert response.status_code == 201, response.text
+    return deid_ready(alice, response.json()["id"])
+
+
+def approve(api: Api, source_id: str) -> None:
+    decide_all(api, source_id)
+    response = api.post(f"/sources/{source_id}/redactions/approve")
+    assert response.status_code == 200, response.text
+
+
+def test_speaker_labels_never_reach_the_deidentified_tier(
+    admin: Api, clean: Runtime, server: LiveServer
+) -> None:
+    alice, _ = world(admin, clean, server)
+    analyst = analyst_of(clean, server)
+    source = group_source(alice)
+    sid = source["id"]
+
+    # A label is text: the same name in the body is found, not allowed through.
+    originals = [r["original"] for r in alice.get(f"/sources/{sid}/redactions").json()["items"]]
+    assert any("Sarah Jones" in o for o in originals), originals
+    approve(alice, sid)
+
+    doc = analyst.get(f"/sources/{sid}/text", params={"format": "json"})
+    assert doc.status_code == 200, doc.text
+    speakers = [e["speaker"] for e in doc.json()["parts"][0]["elements"]]
+    assert speakers == ["Interviewer", "[Participant 17]", "Speaker 1", "[Participant 17]"]
+    vtt = analyst.get(f"/sources/{sid}/text", params={"format": "vtt"}).text
+    plain = analyst.get(f"/sources/{sid}/text").text
+    for shown in (doc.text, vtt, plain):
+        assert "Sarah" not in shown and "Jones" not in shown and "Nurse A" not in shown
+    assert "<v Speaker 1>" in vtt and "<v [Participant 17]>" in vtt
+
+    # Which label is which participant is identifiable: analysts do not see it; the site does.
+    [link] = analyst.get(f"/sources/{sid}").json()["participants"]
+    assert link == {"code": "P-017", "speaker_label": None}
+    [link] = alice.get(f"/sources/{sid}").json()["participants"]
+    assert link["speaker_label"] == "Nurse A"
+
+    # Naming a speaker changes the text: back to review, and the name is never shown.
+    named = alice.patch(
+        f"/sources/{sid}/segments",
+        json={"file_id": source["files"][0]["id"], "first": 0, "last": 0, "speaker": "Dr Who Else"},
+    )
+    assert named.status_code == 200, named.text
+    assert alice.get(f"/sources/{sid}").json()["deid_status"] == "in_review"
+    refused = analyst.get(f"/sources/{sid}/text", params={"format": "vtt"})
+    assert refused.status_code == 409 and "review" in refused.json()["detail"]
+    assert alice.post(f"/sources/{sid}/redactions/approve").status_code == 200
+    vtt = analyst.get(f"/sources/{sid}/text", params={"format": "vtt"}).text
+    assert "Who Else" not in vtt and "<v Speaker 1>" in vtt and "<v Speaker 2>" in vtt
+
+
+def test_new_text_after_approval_waits_for_detection_and_review(
+    admin: Api, clean: Runtime, server: LiveServer
+) -> None:
+    alice, _ = world(admin, clean, server)
+    analyst = analyst_of(clean, server)
+    source = group_source(alice)
+    sid = source["id"]
+    approve(alice, sid)
+    assert analyst.get(f"/sources/{sid}/text").status_code == 200
+
+    notes = b"Field notes. Afterwards Margaret Thompson rang from the ward office.\n"
+    attached = alice.post(
+        f"/sources/{sid}/files",
+        files=[("file", ("notes.txt", notes, "text/plain"))],
+        data={"file_kind": "notes"},
+    )
+    assert attached.status_code == 201, attached.text
+    # From the attach on, nothing is served until the new text is detected and approved.
+    for fmt in ("text", "json", "vtt"):
+        response = analyst.get(f"/sources/{sid}/text", params={"format": fmt})
+        assert response.status_code == 409, (fmt, response.text)
+    for part in source["files"]:
+        single = analyst.get(f"/sources/{sid}/text", params={"file_id": part["id"]})
+        assert single.status_code == 409
+    body = deid_ready(alice, sid)
+    assert body["deid_status"] == "in_review"
+    assert analyst.get(f"/sources/{sid}/text").status_code == 409
+    approve(alice, sid)
+    shown = analyst.get(f"/sources/{sid}/text")
+    assert shown.status_code == 200
+    assert "Thompson" not in shown.text and "Field notes" in shown.text
+
+
+def test_a_text_detection_never_covered_is_not_served(
+    admin: Api, clean: Runtime, server: LiveServer
+) -> None:
+    """Whatever the source's flag says (a failed deidentify job, a restore from an old backup),
+    a text whose current version detection has not covered is not served."""
+    alice, _ = world(admin, clean, server)
+    analyst = analyst_of(clean, server)
+    source = group_source(alice)
+    approve(alice, source["id"])
+    with clean.engine.begin() as conn:
+        conn.execute(update(ExtractedText).values(detected_version=None))
+    response = analyst.get(f"/sources/{source['id']}/text")
+    assert response.status_code == 409
+    assert "detection" in response.json()["detail"]
+
+
+class Gate:
+    """Holds a job between its work and its write, so a test can act in between."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.reached = threading.Event()
+        self.release = threading.Event()
+        self.finished = threading.Event()
+        original = texts_service._store_result
+
+        def gated(*args: Any, **kwargs: Any) -> None:
+            self.reached.set()
+            assert self.release.wait(60)
+            try:
+                original(*args, **kwargs)
+            finally:
+                self.finished.set()
+
+        monkeypatch.setattr(texts_service, "_store_result", gated)
+
+
+def _wait_jobs_idle(clean: Runtime, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        with clean.engine.connect() as conn:
+            busy = conn.execute(
+                text("SELECT count(*) FROM job WHERE status IN ('queued', 'running')")
+            ).scalar_one()
+        if not busy:
+            return
+        assert time.monotonic() < deadline, f"{busy} job(s) still busy"
+        time.sleep(0.1)
+
+
+def test_extraction_racing_an_erasure_writes_nothing(
+    admin: Api, clean: Runtime, server: LiveServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    alice, _ = world(admin, clean, server)
+    for code, name in (("P-017", "Zebedee Quiverfull"), ("P-018", "Ann Other")):
+        body = {"code": code, "site": "RXA", "role": "clinical", "identity": {"name": name}}
+        participant = alice.post("/participants", json=body).json()
+        assert consent(alice, participant["id"], "archive,share_team", "2024-01-10").status_code
+    gate = Gate(monkeypatch)
+    vtt = files.make_vtt(
+        [
+            (0.0, 3.0, "Nurse A", "Zebedee here: quiverfull rotas are my doing."),
+            (3.0, 6.0, "Nurse B", "The pharmacy team agreed to the new rota."),
+        ]
+    )
+    created = alice.upload(
+        [("group.vtt", vtt)],
+        source_type="group_interview",
+        site="RXA",
+        participants="P-017=Nurse A,P-018=Nurse B",
+    )
+    assert created.status_code == 201, created.text
+    assert gate.reached.wait(60)
+    p17 = alice.get("/participants", params={"limit": 10}).json()["items"][0]
+    assert p17["code"] == "P-017"
+    withdrawn = admin.post(f"/participants/{p17['id']}/withdraw", json={"mode": "erase"})
+    assert withdrawn.status_code == 200, withdrawn.text
+    gate.release.set()
+    assert gate.finished.wait(60)
+    _wait_jobs_idle(clean)
+    stored = everything_stored(clean)
+    assert "zebedee" not in stored and "quiverfull" not in stored
+    assert not [o for o in all_objects(clean.store) if "elements" in o]
+
+
+def test_extraction_racing_a_deletion_leaves_no_object(
+    admin: Api, clean: Runtime, server: LiveServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    gate = Gate(monkeypatch)
+    created = admin.upload([("notes.txt", b"Notes of a meeting about the rota.\n")])
+    assert created.status_code == 201, created.text
+    assert gate.reached.wait(60)
+    assert admin.delete(f"/sources/{created.json()['id']}").status_code == 204
+    gate.release.set()
+    assert gate.finished.wait(60)
+    _wait_jobs_idle(clean)
+    assert all_objects(clean.store) == []
+
+
+def test_two_writers_of_one_text_cannot_both_win(
+    admin: Api, clean: Runtime, server: LiveServer
+) -> None:
+    """A change computed from an old version of a text (a speaker named while a withdrawal cut
+    segments) is refused and leaves no object, instead of restoring what was cut."""
+    alice, _ = world(admin, clean, server)
+    source = group_source(alice)
+    with transaction(clean.engine) as session:
+        stale_text = session.exec(
+            select(ExtractedText).where(ExtractedText.source_id == uuid.UUID(source["id"]))
+        ).one()
+        session.expunge(stale_text)
+    document = texts_service._read_document(clean.store, stale_text)
+    # Someone else writes first.
+    named = alice.patch(
+        f"/sources/{source['id']}/segments",
+        json={"file_id": source["files"][0]["id"], "first": 0, "last": 0, "speaker": "Chair"},
+    )
+    assert named.status_code == 200
+    before = set(all_objects(clean.store))
+    with pytest.raises(Conflict), transaction(clean.engine) as session:
+        texts_service._replace_document(session, clean.store, stale_text, document)
+    assert set(all_objects(clean.store)) == before
+    doc = alice.get(
+        f"/sources/{source['id']}/text", params={"form": "identifiable", "format": "json"}
+    ).json()
+    assert doc["parts"][0]["elements"][0]["speaker"] == "Chair"
