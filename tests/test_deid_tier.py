@@ -263,3 +263,40 @@ def test_two_writers_of_one_text_cannot_both_win(
         f"/sources/{source['id']}/text", params={"form": "identifiable", "format": "json"}
     ).json()
     assert doc["parts"][0]["elements"][0]["speaker"] == "Chair"
+
+
+@pytest.mark.slow
+def test_a_recording_released_after_approval_returns_the_source_to_review(
+    admin: Api, clean: Runtime, server: LiveServer
+) -> None:
+    """Notes approved and published; the interview's recording, held for consent, is released
+    and transcribed later: its transcript is new text, so analysts wait again."""
+    from tests.test_recordings import SPEECH, participant, speak, wait_file
+
+    alice, _ = world(admin, clean, server)
+    analyst = analyst_of(clean, server)
+    p17 = participant(alice, "archive,share_team")
+    notes = b"Interview notes: the discharge team liked the shared care record.\n"
+    created = alice.upload(
+        [("interview.wav", speak(SPEECH)), ("notes.txt", notes)],
+        file_kinds=["recording", "notes"],
+        site="RXA",
+        participants="P-017=Nurse A",
+    )
+    assert created.status_code == 201, created.text
+    sid = created.json()["id"]
+    wait_file(alice, sid, {"held"})
+    deid_ready(alice, sid)
+    approve(alice, sid)
+    assert analyst.get(f"/sources/{sid}/text").status_code == 200
+
+    given = consent(alice, p17["id"], "archive,transcribe,share_team", "2024-02-01")
+    assert given.status_code == 201
+    wait_file(alice, sid, {"complete"})
+    refused = analyst.get(f"/sources/{sid}/text")
+    assert refused.status_code == 409, refused.text
+    assert deid_ready(alice, sid)["deid_status"] == "in_review"
+    approve(alice, sid)
+    shown = analyst.get(f"/sources/{sid}/text", params={"format": "json"}).json()
+    assert len(shown["parts"]) == 2
+    assert "943 476 5919" not in str(shown)
