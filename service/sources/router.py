@@ -160,7 +160,11 @@ def create_source(
         )
         audit.record("source.create", "source", source.id, _files_detail(upload))
         return sources_service.describe(
-            session=session, sources=[source], principal=principal, k=runtime.settings.disclosure_k
+            session=session,
+            sources=[source],
+            principal=principal,
+            audit=audit,
+            k=runtime.settings.disclosure_k,
         )[0]
 
 
@@ -203,7 +207,11 @@ def attach_files(
         )
         audit.record("source.attach", "source", source.id, _files_detail(upload))
         return sources_service.describe(
-            session=session, sources=[source], principal=principal, k=runtime.settings.disclosure_k
+            session=session,
+            sources=[source],
+            principal=principal,
+            audit=audit,
+            k=runtime.settings.disclosure_k,
         )[0]
 
 
@@ -225,6 +233,7 @@ def list_sources(
     runtime: RuntimeDep,
     session: SessionDep,
     principal: CurrentUser,
+    audit: AuditDep,
     query: Annotated[SourceListQuery, Query()],
 ) -> Page[SourceRead]:
     """List sources, newest first, with filters and a cursor."""
@@ -237,7 +246,11 @@ def list_sources(
     )
     return Page(
         items=sources_service.describe(
-            session=session, sources=rows, principal=principal, k=runtime.settings.disclosure_k
+            session=session,
+            sources=rows,
+            principal=principal,
+            audit=audit,
+            k=runtime.settings.disclosure_k,
         ),
         next_cursor=next_cursor,
     )
@@ -249,13 +262,21 @@ def list_sources(
     responses=responses(Unauthorized, NotFound),
 )
 def get_source(
-    source_id: uuid.UUID, runtime: RuntimeDep, session: SessionDep, principal: CurrentUser
+    source_id: uuid.UUID,
+    runtime: RuntimeDep,
+    session: SessionDep,
+    principal: CurrentUser,
+    audit: AuditDep,
 ) -> SourceRead:
     """A source's metadata, files and processing status."""
     source = sources_service.get_or_raise(session=session, source_id=source_id)
     ensure_source_visible(session, principal, source)
     return sources_service.describe(
-        session=session, sources=[source], principal=principal, k=runtime.settings.disclosure_k
+        session=session,
+        sources=[source],
+        principal=principal,
+        audit=audit,
+        k=runtime.settings.disclosure_k,
     )[0]
 
 
