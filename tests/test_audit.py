@@ -472,3 +472,15 @@ def test_cli_anchor_and_verify_with_anchors(admin: Api, clean: Runtime, tmp_path
     unreadable = _cli(clean, tmp_path, "verify", "--anchor", str(junk))
     assert unreadable.returncode == 2
     assert "not an anchor" in unreadable.stderr.lower() or "anchor" in unreadable.stderr
+
+
+def test_dev_mode_generates_the_audit_key_into_the_data_dir(tmp_path: Path) -> None:
+    from service.config import Settings
+
+    settings = Settings(_env_file=None, data_dir=tmp_path)  # type: ignore[call-arg]
+    key = settings.audit_key_bytes()
+    assert len(key) >= 32
+    assert (tmp_path / "audit.key").stat().st_mode & 0o777 == 0o600
+    assert Settings(_env_file=None, data_dir=tmp_path).audit_key_bytes() == key  # type: ignore[call-arg]
+    configured = Settings(_env_file=None, data_dir=tmp_path, audit_key="k" * 40)  # type: ignore[call-arg]
+    assert configured.audit_key_bytes() == b"k" * 40
