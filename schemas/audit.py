@@ -38,3 +38,15 @@ class AuditQuery(BaseModel):
     until: datetime | None = None
     limit: int = Field(default=100, ge=1, le=1000)
     cursor: str | None = Field(default=None, max_length=20)
+
+
+class Anchor(BaseModel):
+    """The head of the audit chain at one moment, to be kept outside the database.
+
+    ``qualarchive audit verify --anchor FILE`` then notices a log cut short below ``seq``, or
+    an event at ``seq`` that is no longer the one anchored.
+    """
+
+    seq: int = Field(ge=1)
+    hash: str = Field(pattern=r"^[0-9a-f]{64}$")
+    anchored_at: datetime

@@ -8,12 +8,15 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
+from pathlib import Path
 from typing import Annotated
 
 import typer
+from pydantic import ValidationError
 from rich.console import Console
 from sqlmodel import Session, select
 
+from schemas.audit import Anchor
 from service.audit import service as audit_service
 from service.audit.service import SYSTEM
 from service.auth import service as auth_service
@@ -223,6 +226,7 @@ def _audit_cli(session: Session, action: str, target_id: object, detail: dict[st
     kind = action.split(".", 1)[0]
     audit_service.append(
         session=session,
+        key=_settings().audit_key_bytes(),
         actor=SYSTEM,
         action=action,
         target_type=kind,
@@ -305,17 +309,78 @@ def users_list() -> None:
         engine.dispose()
 
 
-@audit_app.command("verify")
-def audit_verify() -> None:
-    """Walk the audit log's hash chain; name the first event that breaks it."""
+@audit_app.command("anchor")
+def audit_anchor(
+    out: Annotated[
+        Path | None,
+        typer.Option(help="Append the anchor to this file (one JSON line each) instead of stdout"),
+    ] = None,
+) -> None:
+    """Record the head of the audit chain (seq, hash, time), to keep outside the database."""
     settings = _settings()
     engine = make_engine(settings.effective_database_url)
     try:
-        verdict = audit_service.verify(engine=engine)
+        anchor = audit_service.anchor_now(engine=engine, key=settings.audit_key_bytes())
+    finally:
+        engine.dispose()
+    line = anchor.model_dump_json()
+    if out is None:
+        print(line)
+        return
+    # Appending keeps every earlier anchor: each one is a point the log can be checked against.
+    with out.open("a", encoding="utf-8") as handle:
+        handle.write(line + "\n")
+        handle.flush()
+        os.fsync(handle.fileno())
+    console.print(f"Anchored the audit log at event {anchor.seq}.")
+
+
+def _read_anchors(paths: list[Path]) -> list[Anchor]:
+    anchors = []
+    for path in paths:
+        try:
+            lines = path.read_text(encoding="utf-8").splitlines()
+        except OSError as exc:
+            console.print(f"[red]Cannot read the anchor file {path}:[/red] {exc.strerror}")
+            raise typer.Exit(2) from None
+        for number, line in enumerate(lines, start=1):
+            if not line.strip():
+                continue
+            try:
+                anchors.append(Anchor.model_validate_json(line))
+            except ValidationError:
+                console.print(
+                    f"[red]Line {number} of {path} is not an anchor[/red] "
+                    "(one JSON object with seq, hash and anchored_at per line, as written by "
+                    "`qualarchive audit anchor`)."
+                )
+                raise typer.Exit(2) from None
+    return anchors
+
+
+@audit_app.command("verify")
+def audit_verify(
+    anchor: Annotated[
+        list[Path] | None,
+        typer.Option(help="A file of anchors written by `audit anchor` (repeatable)"),
+    ] = None,
+) -> None:
+    """Walk the audit log's keyed hash chain, check it against anchors; name any break."""
+    settings = _settings()
+    anchors = _read_anchors(anchor or [])
+    engine = make_engine(settings.effective_database_url)
+    try:
+        verdict = audit_service.verify(
+            engine=engine, key=settings.audit_key_bytes(), anchors=anchors
+        )
     finally:
         engine.dispose()
     if verdict.ok:
-        console.print(f"The audit log is intact: {verdict.checked} events checked.")
+        against = f"; it holds all {len(anchors)} anchors" if anchors else ""
+        before = f" ({verdict.unkeyed} written before the audit key)" if verdict.unkeyed else ""
+        console.print(
+            f"The audit log is intact: {verdict.checked} events checked{before}{against}."
+        )
         return
     console.print(
         f"[red]The audit log is broken at event {verdict.broken_at}:[/red] {verdict.reason} "

@@ -13,6 +13,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 # Values that appear in documentation and examples. Outside dev mode the service refuses to
 # start while a secret still holds one of them.
 EXAMPLE_SECRETS = frozenset({"", "changeme", "change-me", "secret", "minioadmin", "example"})
+# An audit key shorter than this is too easy to guess (e.g. `openssl rand -base64 32`: 44).
+MIN_AUDIT_KEY_CHARS = 32
 
 
 class Mode(StrEnum):
@@ -88,6 +90,14 @@ class Settings(BaseSettings):
     # the first one encrypts). Empty in dev mode: a key is generated into the data directory.
     identity_keys: SecretStr = SecretStr("")
 
+    # The audit chain's events are HMAC-SHA256'd with this key, so that whoever holds only the
+    # database cannot rewrite them. Empty in dev mode: a key is generated into the data
+    # directory. Never stored in the database.
+    audit_key: SecretStr = SecretStr("")
+    # Refusals of requests without a valid token written to the audit log per minute and
+    # process; beyond it they are counted, so a flood cannot grow the log without bound.
+    audit_unauthenticated_per_minute: int = Field(default=60, ge=1)
+
     @model_validator(mode="after")
     def _refuse_example_secrets(self) -> Settings:
         if self.mode is Mode.dev:
@@ -105,6 +115,13 @@ class Settings(BaseSettings):
         identity_keys = self.identity_keys.get_secret_value().strip()
         if not identity_keys or identity_keys.startswith("replace-with"):
             problems.append("QUALARCHIVE_IDENTITY_KEYS must hold the key for participants' details")
+        audit_key = self.audit_key.get_secret_value().strip()
+        if audit_key.lower() in EXAMPLE_SECRETS or audit_key.startswith("replace-with"):
+            problems.append("QUALARCHIVE_AUDIT_KEY must hold the key of the audit log")
+        elif len(audit_key) < MIN_AUDIT_KEY_CHARS:
+            problems.append(
+                f"QUALARCHIVE_AUDIT_KEY must be at least {MIN_AUDIT_KEY_CHARS} characters long"
+            )
         if self.dispatch is Dispatch.celery and not self.broker_url:
             problems.append("QUALARCHIVE_BROKER_URL is required with QUALARCHIVE_DISPATCH=celery")
         if problems:
@@ -123,6 +140,15 @@ class Settings(BaseSettings):
         from service.participants.identity import load_or_create_key_file
 
         return [load_or_create_key_file(self.data_dir)]
+
+    def audit_key_bytes(self) -> bytes:
+        """The configured audit key, or the data directory's own key in dev mode."""
+        key = self.audit_key.get_secret_value().strip()
+        if not key:
+            from service.audit.service import load_or_create_key_file
+
+            key = load_or_create_key_file(self.data_dir)
+        return key.encode("utf-8")
 
     @property
     def embedded_s3(self) -> bool:

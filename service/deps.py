@@ -11,6 +11,7 @@ from sqlmodel import Session
 
 from service.access.service import require_role
 from service.audit import service as audit_service
+from service.audit.models import AuditEvent
 from service.audit.service import Actor
 from service.auth import service as auth_service
 from service.auth.models import Role
@@ -77,9 +78,10 @@ class Audit:
     """The audit log as one request sees it: events carry this request's user and address and
     are written in its transaction."""
 
-    def __init__(self, session: Session, actor: Actor) -> None:
+    def __init__(self, session: Session, actor: Actor, key: bytes) -> None:
         self.session = session
         self.actor = actor
+        self.key = key
 
     def record(
         self,
@@ -87,9 +89,10 @@ class Audit:
         target_type: str,
         target_id: object = None,
         detail: dict[str, Any] | None = None,
-    ) -> None:
-        audit_service.append(
+    ) -> AuditEvent:
+        return audit_service.append(
             session=self.session,
+            key=self.key,
             actor=self.actor,
             action=action,
             target_type=target_type,
@@ -105,8 +108,10 @@ def actor_of(request: Request, principal: Principal | None) -> Actor:
     return Actor(user_id=principal.user_id, label=principal.email, client_address=address)
 
 
-def get_audit(request: Request, session: SessionDep, principal: CurrentUser) -> Audit:
-    return Audit(session, actor_of(request, principal))
+def get_audit(
+    request: Request, runtime: RuntimeDep, session: SessionDep, principal: CurrentUser
+) -> Audit:
+    return Audit(session, actor_of(request, principal), runtime.audit_key)
 
 
 AuditDep = Annotated[Audit, Depends(get_audit)]

@@ -93,11 +93,23 @@ def _body(error: str, detail: str, **extra: Any) -> dict[str, Any]:
     return {"error": error, "detail": detail, **extra}
 
 
-def _audit_refusal(request: Request, exc: Forbidden) -> None:
-    """Every refusal is an audit event, written on its own since the request rolls back."""
+def _audit_refusal(request: Request, exc: Forbidden | Unauthorized) -> None:
+    """Every refusal is an audit event, written on its own since the request rolls back.
+
+    Refusals of requests without a valid token are written within the runtime's budget per
+    minute (anyone can send those); the ones held back are counted on the next one written.
+    """
     from service.audit import service as audit_service
     from service.deps import actor_of
 
+    runtime = request.app.state.runtime
+    detail: dict[str, object] = {"reason": exc.message, "status": exc.status_code}
+    if isinstance(exc, Unauthorized):
+        held = runtime.refusal_budget.take()
+        if held is None:
+            return
+        if held:
+            detail["held_back"] = held
     route = request.scope.get("route")
     params = dict(request.path_params)
     target_type, target_id = "route", None
@@ -108,22 +120,23 @@ def _audit_refusal(request: Request, exc: Forbidden) -> None:
     action = f"{request.method} {getattr(route, 'path', request.url.path)}"
     try:
         audit_service.append_alone(
-            engine=request.app.state.runtime.engine,
+            engine=runtime.engine,
+            key=runtime.audit_key,
             actor=actor_of(request, getattr(request.state, "principal", None)),
             action=action,
             target_type=target_type,
             target_id=target_id,
             outcome="refused",
-            detail={"reason": exc.message},
+            detail=detail,
         )
     except Exception:  # noqa: BLE001  (the refusal stands even if it could not be logged)
-        log.error("could not audit a refusal of %s", action, exc_info=True)
+        log.error("could not audit a refusal (status %s)", exc.status_code, exc_info=True)
 
 
 def install(app: FastAPI) -> None:
     @app.exception_handler(AppError)
     def _app_error(request: Request, exc: AppError) -> JSONResponse:
-        if isinstance(exc, Forbidden):
+        if isinstance(exc, Forbidden | Unauthorized):
             _audit_refusal(request, exc)
         headers = dict(exc.headers or {})
         if isinstance(exc, Unauthorized):

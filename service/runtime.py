@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy.engine import Engine
 
+from service.audit.service import RefusalBudget
 from service.config import Dispatch, Settings
 from service.db import make_engine
 from service.participants.identity import IdentityCipher
@@ -22,6 +23,10 @@ class Runtime:
     engine: Engine
     store: ObjectStore
     cipher: IdentityCipher
+    # The audit log's key (kept here, never in the database) and this process's budget for
+    # recording refusals of requests that carry no valid token.
+    audit_key: bytes
+    refusal_budget: RefusalBudget
     dispatcher: Dispatcher = field(init=False)
 
     def close(self) -> None:
@@ -66,6 +71,8 @@ def build(
         engine=make_engine(settings.effective_database_url),
         store=store,
         cipher=IdentityCipher(settings.identity_key_list()),
+        audit_key=settings.audit_key_bytes(),
+        refusal_budget=RefusalBudget(per_minute=settings.audit_unauthenticated_per_minute),
     )
     runtime.dispatcher = make_dispatcher(runtime, dispatch or settings.dispatch)
     return runtime

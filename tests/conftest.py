@@ -47,6 +47,7 @@ PG_ADMIN_URL = os.environ.get(
 )
 RUN = secrets.token_hex(3)
 TEST_IDENTITY_KEY = "qm-tHJ-0vEjWzdB4PE8kvwvrhj1gY2PDV5yCLJvuTLE="
+TEST_AUDIT_KEY = "test-audit-key-Jq3v8Xw2LkP9sTn4RbYc6HdMf0UeZaGi"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -141,6 +142,7 @@ def test_settings(
         "sweep_interval_seconds": 1.0,
         "extraction_timeout_seconds": 120.0,
         "identity_keys": TEST_IDENTITY_KEY,
+        "audit_key": TEST_AUDIT_KEY,
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]

@@ -216,6 +216,7 @@ MATRIX: dict[tuple[str, str], list[Case]] = {
         ),
     ],
     ("GET", "/api/v1/audit"): [Case(admins(200))],
+    ("GET", "/api/v1/audit/anchor"): [Case(admins(200))],
     ("GET", "/api/v1/audit.csv"): [Case(admins(200))],
     ("GET", "/api/v1/sources/{source_id}/redactions"): [Case(own_site(200), REVIEW)],
     ("POST", "/api/v1/sources/{source_id}/redactions"): [

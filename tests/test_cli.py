@@ -199,3 +199,4 @@ def test_production_mode_refuses_example_secrets(tmp_path: Path) -> None:
     )
     assert result.returncode == 2
     assert "QUALARCHIVE_S3_ACCESS_KEY" in result.stderr
+    assert "QUALARCHIVE_AUDIT_KEY" in result.stderr

@@ -121,7 +121,7 @@ def test_erasure_leaves_no_trace_and_keeps_the_others_words(
     assert cut["files"][0]["sha256"] == group["files"][0]["sha256"]
     assert len(report["consent_forms_removed"]) == 1
     assert report["identity_erased"] is True
-    assert audit_service.verify(engine=clean.engine).ok
+    assert audit_service.verify(engine=clean.engine, key=clean.audit_key).ok
 
     again = alice.post(f"/participants/{p17['id']}/withdraw", json={"mode": "erase"})
     assert again.status_code == 409

@@ -6,12 +6,17 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Column, Index, Integer, String, Uuid
+from sqlalchemy import JSON, BigInteger, Column, Index, Integer, SmallInteger, String, Uuid
 from sqlmodel import Field, SQLModel
 
 from service.db import UTCDateTime
 
 GENESIS_HASH = "0" * 64
+
+# How an event's hash was made: plain SHA-256 (events written before the log had a key), or
+# HMAC-SHA256 with the audit key, which someone holding only the database cannot recompute.
+MAC_NONE = 0
+MAC_HMAC_SHA256 = 1
 
 
 class AuditHead(SQLModel, table=True):
@@ -50,3 +55,7 @@ class AuditEvent(SQLModel, table=True):
     detail: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     prev_hash: str = Field(sa_column=Column(String(64), nullable=False))
     hash: str = Field(sa_column=Column(String(64), nullable=False))
+    mac: int = Field(
+        default=MAC_HMAC_SHA256,
+        sa_column=Column(SmallInteger, nullable=False, server_default=str(MAC_NONE)),
+    )

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from fastapi.responses import StreamingResponse
 
-from schemas.audit import AuditEventRead, AuditQuery
+from schemas.audit import Anchor, AuditEventRead, AuditQuery
 from schemas.pages import Page
 from service.audit import service as audit_service
 from service.deps import AdminUser, AuditDep, RuntimeDep, SessionDep
@@ -34,13 +34,32 @@ def _filters(query: AuditQuery) -> audit_service.AuditFilters:
     responses=responses(Unauthorized, Forbidden, Unprocessable),
 )
 def list_audit(
-    session: SessionDep, principal: AdminUser, query: Annotated[AuditQuery, Query()]
+    session: SessionDep,
+    principal: AdminUser,
+    audit: AuditDep,
+    query: Annotated[AuditQuery, Query()],
 ) -> Page[AuditEventRead]:
     """The audit log, newest first, filtered by actor, target, action and time (admins)."""
     rows, next_cursor = audit_service.list_page(
         session=session, filters=_filters(query), limit=query.limit, cursor=query.cursor
     )
+    # The log names who did what to whom: reading it is itself an identifiable read.
+    audit.record(
+        "audit.read",
+        "audit",
+        detail={
+            "filters": query.model_dump(mode="json", exclude_none=True, exclude={"limit"}),
+            "count": len(rows),
+        },
+    )
     return Page(items=[AuditEventRead.model_validate(r) for r in rows], next_cursor=next_cursor)
+
+
+@router.get("/audit/anchor", response_model=Anchor, responses=responses(Unauthorized, Forbidden))
+def get_anchor(principal: AdminUser, audit: AuditDep) -> Anchor:
+    """The head of the audit chain, to keep outside the database; fetching it is recorded and
+    that event is the head returned (admins)."""
+    return audit_service.anchor_of(audit.record("audit.anchor", "audit"))
 
 
 @router.get(

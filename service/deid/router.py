@@ -395,10 +395,13 @@ def update_pseudonym(
 @router.get(
     "/deid-terms", response_model=list[TermRead], responses=responses(Unauthorized, Forbidden)
 )
-def list_terms(session: SessionDep, principal: AdminUser) -> list[TermRead]:
-    """Names always redacted: trusts, suppliers, places, systems (admins)."""
+def list_terms(session: SessionDep, principal: AdminUser, audit: AuditDep) -> list[TermRead]:
+    """Names always redacted: trusts, suppliers, places, systems (admins; audited)."""
     rows = session.exec(select(Term).order_by(col(Term.entity_type), col(Term.text)))
-    return [TermRead.model_validate(t) for t in rows]
+    terms = [TermRead.model_validate(t) for t in rows]
+    # The list names real organisations and places: an identifiable read.
+    audit.record("deid_terms.read", "deid_term", None, {"count": len(terms)})
+    return terms
 
 
 @router.post(

@@ -320,5 +320,9 @@ def set_source_participants(
         {"participants": [entry.code for entry in data.participants]},
     )
     return sources_service.describe(
-        session=session, sources=[source], principal=principal, k=runtime.settings.disclosure_k
+        session=session,
+        sources=[source],
+        principal=principal,
+        audit=audit,
+        k=runtime.settings.disclosure_k,
     )[0]

@@ -158,7 +158,11 @@ def create_source(
         )
         audit.record("source.create", "source", source.id, _files_detail(upload))
         return sources_service.describe(
-            session=session, sources=[source], principal=principal, k=runtime.settings.disclosure_k
+            session=session,
+            sources=[source],
+            principal=principal,
+            audit=audit,
+            k=runtime.settings.disclosure_k,
         )[0]
 
 
@@ -201,7 +205,11 @@ def attach_files(
         )
         audit.record("source.attach", "source", source.id, _files_detail(upload))
         return sources_service.describe(
-            session=session, sources=[source], principal=principal, k=runtime.settings.disclosure_k
+            session=session,
+            sources=[source],
+            principal=principal,
+            audit=audit,
+            k=runtime.settings.disclosure_k,
         )[0]
 
 
@@ -223,6 +231,7 @@ def list_sources(
     runtime: RuntimeDep,
     session: SessionDep,
     principal: CurrentUser,
+    audit: AuditDep,
     query: Annotated[SourceListQuery, Query()],
 ) -> Page[SourceRead]:
     """List sources, newest first, with filters and a cursor."""
@@ -235,7 +244,11 @@ def list_sources(
     )
     return Page(
         items=sources_service.describe(
-            session=session, sources=rows, principal=principal, k=runtime.settings.disclosure_k
+            session=session,
+            sources=rows,
+            principal=principal,
+            audit=audit,
+            k=runtime.settings.disclosure_k,
         ),
         next_cursor=next_cursor,
     )
@@ -247,13 +260,21 @@ def list_sources(
     responses=responses(Unauthorized, NotFound),
 )
 def get_source(
-    source_id: uuid.UUID, runtime: RuntimeDep, session: SessionDep, principal: CurrentUser
+    source_id: uuid.UUID,
+    runtime: RuntimeDep,
+    session: SessionDep,
+    principal: CurrentUser,
+    audit: AuditDep,
 ) -> SourceRead:
     """A source's metadata, files and processing status."""
     source = sources_service.get_or_raise(session=session, source_id=source_id)
     ensure_source_visible(session, principal, source)
     return sources_service.describe(
-        session=session, sources=[source], principal=principal, k=runtime.settings.disclosure_k
+        session=session,
+        sources=[source],
+        principal=principal,
+        audit=audit,
+        k=runtime.settings.disclosure_k,
     )[0]
 
 

@@ -34,6 +34,7 @@ from service.access.service import (
     may_read_identifiable,
     participants_lacking,
 )
+from service.audit.service import Recorder
 from service.auth.service import Principal
 from service.config import Settings
 from service.db import after_commit, new_id, on_rollback, utcnow
@@ -728,12 +729,19 @@ def _sweep_prefix(store: ObjectStore, bucket: str, prefix: str) -> None:
 
 
 def describe(
-    *, session: Session, sources: list[Source], principal: Principal, k: int = 3
+    *,
+    session: Session,
+    sources: list[Source],
+    principal: Principal,
+    audit: Recorder,
+    k: int = 3,
 ) -> list[SourceRead]:
     """The API view of sources, with files, roles, sites and latest jobs in four queries.
 
     Original filenames often name a participant, so only those entitled to identifiable
-    material see them; the reasons in ``status_reason`` name files by id for the same reason.
+    material see them, and showing them is an identifiable read: one audit event per call
+    names the sources (never the filenames). The reasons in ``status_reason`` name files by
+    id for the same reason.
     """
     ids = [s.id for s in sources]
     files = files_of(session=session, source_ids=ids)
@@ -796,4 +804,11 @@ def describe(
                 updated_at=source.updated_at,
             )
         )
+    # Judged on what the response shows, so no branch above can show a name unrecorded.
+    shown = {str(r.id): sum(f.original_filename is not None for f in r.files) for r in result}
+    named = {source_id: count for source_id, count in shown.items() if count}
+    if named:
+        only = next(iter(named)) if len(named) == 1 else None
+        detail = {"sources": list(named), "files": sum(named.values())}
+        audit.record("source.filenames_read", "source", only, detail)
     return result
