@@ -3,6 +3,11 @@ tier; both leave an erasure report in the audit log."""
 
 from __future__ import annotations
 
+import csv
+import io
+import logging
+
+import pytest
 from sqlalchemy import text
 from sqlmodel import SQLModel
 
@@ -11,6 +16,7 @@ from service.auth.models import Role
 from service.runtime import Runtime
 from tests import files
 from tests.conftest import Api, LiveServer, make_user
+from tests.test_deid_workflow import decide_all, deid_ready
 from tests.test_participants import consent, world
 
 MARKS = ("zebedee", "quiverfull")
@@ -162,3 +168,178 @@ def test_bad_withdrawals_are_refused(admin: Api, clean: Runtime, server: LiveSer
     assert alice.post(missing, json={"mode": "erase"}).status_code == 404
     assert alice.get(f"/participants/{p17['id']}").json()["withdrawn_at"] is None
     assert consent(alice, p17["id"], "archive", "2024-01-01").status_code == 201
+
+
+# -- finding 3: a researcher could destroy any source by withdrawing a dummy ------------------
+
+
+def test_a_researcher_cannot_destroy_a_source_through_a_dummy_participant(
+    admin: Api, clean: Runtime, server: LiveServer
+) -> None:
+    alice, _ = world(admin, clean, server)
+    national = admin.upload(
+        [("n.txt", b"National policy notes.\n")], title="Policy", level="national"
+    ).json()
+    local = admin.upload([("l.txt", b"Local notes.\n")], site="RXA").json()
+    for number, source in enumerate((national, local)):
+        dummy = register(alice, f"P-09{number}", "Nobody At All")
+        links = {"participants": [{"code": dummy["code"]}]}
+        assert alice.put(f"/sources/{source['id']}/participants", json=links).status_code == 200
+        refused = alice.post(f"/participants/{dummy['id']}/withdraw", json={"mode": "erase"})
+        assert refused.status_code == 403, refused.text
+        assert admin.get(f"/sources/{source['id']}").status_code == 200
+        assert alice.get(f"/participants/{dummy['id']}").json()["withdrawn_at"] is None
+
+
+# -- finding 4: retain_deidentified was inverted ---------------------------------------------
+
+
+def test_retaining_closes_every_identifiable_route_and_keeps_the_deidentified_text(
+    admin: Api, clean: Runtime, server: LiveServer
+) -> None:
+    alice, p17, solo, group = planted_world(admin, clean, server)
+    analyst = Api(server.url, make_user(clean, Role.analyst), clean)
+    for source in (solo, group):
+        deid_ready(alice, source["id"])
+        decide_all(alice, source["id"])
+        assert alice.post(f"/sources/{source['id']}/redactions/approve").status_code == 200
+    [recording_like] = solo["files"]
+    rendering = f"{solo['id']}/{recording_like['id']}/deidentified-1700000000000.ogg"
+    clean.store.put_bytes(clean.store.derived, rendering, b"OggS voice", "audio/ogg")
+
+    response = admin.post(
+        f"/participants/{p17['id']}/withdraw", json={"mode": "retain_deidentified"}
+    )
+    assert response.status_code == 200, response.text
+
+    for api in (alice, admin):
+        for source in (solo, group):
+            url = f"/sources/{source['id']}"
+            file_id = source["files"][0]["id"]
+            assert api.get(f"{url}/files/{file_id}/content").status_code == 403
+            for params in ({"form": "identifiable"}, {"form": "identifiable", "format": "json"}):
+                assert api.get(f"{url}/text", params=params).status_code == 403
+            segments = {"file_id": file_id, "first": 0, "last": 0, "speaker": "X"}
+            assert api.patch(f"{url}/segments", json=segments).status_code == 403
+            audio = api.get(f"{url}/files/{file_id}/deidentified-audio")
+            assert audio.status_code == 403, audio.text
+            described = api.get(url).json()
+            assert all(f["original_filename"] is None for f in described["files"])
+            listed = api.get(f"{url}/redactions").json()["items"]
+            assert listed and all(r["original"] is None for r in listed)
+            log = api.get(f"{url}/anonymisation-log.csv")
+            assert log.status_code == 200
+            assert all(not row["original"] for row in csv.DictReader(io.StringIO(log.text)))
+    project = admin.get("/anonymisation-log.csv").text
+    assert "quiverfull" not in project.lower()
+    assert not clean.store.exists(clean.store.derived, rendering)  # their voice is gone
+
+    # The de-identified text stays available under the consent they gave.
+    for api in (analyst, alice, admin):
+        shared = api.get(f"/sources/{solo['id']}/text")
+        assert shared.status_code == 200, shared.text
+        assert "[Participant 17]" in shared.text and "Quiverfull" not in shared.text
+    assert analyst.get("/sources").json()["items"]
+
+
+# -- finding 5: erasure left the participant behind ------------------------------------------
+
+
+def test_erasure_holds_what_cannot_be_separated_until_an_admin_decides(
+    admin: Api, clean: Runtime, server: LiveServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="service")
+    caplog.set_level(logging.DEBUG, logger="workers")
+    alice, _ = world(admin, clean, server)
+    analyst = Api(server.url, make_user(clean, Role.analyst), clean)
+    p17 = register(alice, "P-017", "Zebedee Quiverfull")
+    p18 = register(alice, "P-018", "Ann Other")
+    for participant in (p17, p18):
+        consent_with_form(alice, participant["id"], b"Signed.\n")
+    # A transcript whose segments carry no speaker: whose words are whose is unknown.
+    unlabelled = files.make_vtt(
+        [
+            (0.0, 3.0, None, "My name is Zebedee Quiverfull and I run the ward."),
+            (3.0, 6.0, None, "The pharmacy team agreed to the new rota."),
+            (6.0, 9.0, None, "Thank you, Zebedee."),
+        ]
+    )
+    group = alice.upload(
+        [("group.vtt", unlabelled)],
+        source_type="group_interview",
+        site="RXA",
+        participants="P-017=Nurse A,P-018=Nurse B",
+    ).json()
+    assert alice.wait(group["id"])["status"] == "ready"
+    deid_ready(alice, group["id"])
+    # The first name alone, marked by the detector or by a person: the registry then holds
+    # "zebedee" as a PERSON term of its own.
+    text = alice.get(f"/sources/{group['id']}/text", params={"form": "identifiable"}).text
+    start = text.index("Zebedee.")
+    covered = [
+        r
+        for r in alice.get(f"/sources/{group['id']}/redactions").json()["items"]
+        if r["start"] <= start < r["end"]
+    ]
+    if not covered:
+        marked = alice.post(
+            f"/sources/{group['id']}/redactions",
+            json={
+                "file_id": group["files"][0]["id"],
+                "start": start,
+                "end": start + 7,
+                "entity_type": "PERSON",
+            },
+        )
+        assert marked.status_code == 201, marked.text
+    decide_all(alice, group["id"])
+    assert alice.post(f"/sources/{group['id']}/redactions/approve").status_code == 200
+    rendering = f"{group['id']}/{group['files'][0]['id']}/deidentified-1700000000000.ogg"
+    clean.store.put_bytes(clean.store.derived, rendering, b"OggS voice", "audio/ogg")
+
+    response = admin.post(f"/participants/{p17['id']}/withdraw", json={"mode": "erase"})
+    assert response.status_code == 200, response.text
+    [event] = admin.get("/audit", params={"action": "participant.withdraw"}).json()["items"]
+    [held] = event["detail"]["sources_held"]
+    assert held["source_id"] == group["id"]
+    assert event["detail"]["group_sources_cut"] == []
+    # Hidden from everyone but admins, in every route.
+    for api in (alice, analyst):
+        assert api.get(f"/sources/{group['id']}").status_code == 403
+        assert group["id"] not in [s["id"] for s in api.get("/sources").json()["items"]]
+    shown = admin.get(f"/sources/{group['id']}").json()
+    assert shown["withdrawal_hold"]["reason"]
+    assert not clean.store.exists(clean.store.derived, rendering)  # their voice is gone
+    assert alice.post(
+        f"/sources/{group['id']}/withdrawal-hold", json={"decision": "delete"}
+    ).status_code == 403
+    decided = admin.post(f"/sources/{group['id']}/withdrawal-hold", json={"decision": "delete"})
+    assert decided.status_code == 200, decided.text
+    assert admin.get(f"/sources/{group['id']}").status_code == 404
+
+    stored = everything_stored(clean)
+    for mark in MARKS:
+        assert mark not in stored, f"{mark!r} survived the erasure"
+        assert mark not in caplog.text.lower(), f"{mark!r} was logged"
+
+
+def test_listing_redactions_creates_no_registry_rows(
+    admin: Api, clean: Runtime, server: LiveServer
+) -> None:
+    alice, _ = world(admin, clean, server)
+    source = alice.upload([("n.txt", b"Notes on the rota, by the ward clerk.\n")], site="RXA")
+    source_id = source.json()["id"]
+    deid_ready(alice, source_id)
+    file_id = source.json()["files"][0]["id"]
+    text = alice.get(f"/sources/{source_id}/text", params={"form": "identifiable"}).text
+    start = text.index("ward clerk")
+    body = {"file_id": file_id, "start": start, "end": start + 10, "entity_type": "PERSON"}
+    added = alice.post(f"/sources/{source_id}/redactions", json=body)
+    assert added.status_code == 201, added.text
+    assert alice.patch(
+        f"/sources/{source_id}/redactions/{added.json()['id']}", json={"status": "rejected"}
+    ).is_success
+    for _ in range(2):
+        assert alice.get(f"/sources/{source_id}/redactions").status_code == 200
+        assert alice.get(f"/sources/{source_id}/anonymisation-log.csv").status_code == 200
+    assert [p for p in admin.get("/pseudonyms").json() if p["term"] == "ward clerk"] == []
