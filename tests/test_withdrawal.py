@@ -13,17 +13,24 @@ from sqlmodel import SQLModel
 
 from service.audit import service as audit_service
 from service.auth.models import Role
+from service.participants.identity import IdentityCipher
 from service.runtime import Runtime
 from tests import files
-from tests.conftest import Api, LiveServer, make_user
+from tests.conftest import TEST_IDENTITY_KEY, Api, LiveServer, make_user
 from tests.test_deid_workflow import decide_all, deid_ready
-from tests.test_participants import consent, world
+from tests.test_participants import admin_email, consent, world
 
 MARKS = ("zebedee", "quiverfull")
 
 
 def register(api: Api, code: str, name: str) -> dict:
-    body = {"code": code, "site": "RXA", "role": "clinical", "identity": {"name": name}}
+    body = {
+        "code": code,
+        "site": "RXA",
+        "role": "clinical",
+        "role_detail": f"ward sister, known as {name}",
+        "identity": {"name": name},
+    }
     response = api.post("/participants", json=body)
     assert response.status_code == 201, response.text
     return response.json()
@@ -40,11 +47,19 @@ def consent_with_form(api: Api, participant_id: str, form: bytes) -> None:
 
 
 def everything_stored(runtime: Runtime) -> str:
-    """Every row of every table and every object in both buckets, as one lower-case text."""
+    """Every row of every table, with every encrypted column decrypted, and every object in
+    both buckets (name and bytes), as one lower-case text."""
+    cipher = IdentityCipher([TEST_IDENTITY_KEY])
     found = []
     with runtime.engine.connect() as conn:
         for table in SQLModel.metadata.sorted_tables:
-            found += [str(row) for row in conn.execute(text(f"SELECT * FROM {table.name}"))]
+            for row in conn.execute(text(f"SELECT * FROM {table.name}")).mappings():
+                found.append(str(dict(row)))
+                found += [
+                    cipher.decrypt_text(value)
+                    for name, value in row.items()
+                    if name.endswith("_ciphertext") and value
+                ]
     store = runtime.store
     for bucket in (store.originals, store.derived):
         for obj in store.client.list_objects(bucket, recursive=True):
@@ -85,17 +100,45 @@ def planted_world(admin: Api, clean: Runtime, server: LiveServer) -> tuple[Api, 
 
 
 def test_erasure_leaves_no_trace_and_keeps_the_others_words(
-    admin: Api, clean: Runtime, server: LiveServer
+    admin: Api, clean: Runtime, server: LiveServer, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.DEBUG, logger="service")
+    caplog.set_level(logging.DEBUG, logger="workers")
     alice, p17, solo, group = planted_world(admin, clean, server)
-    response = alice.post(f"/participants/{p17['id']}/withdraw", json={"mode": "erase"})
+    renderings = [
+        f"{source['id']}/{source['files'][0]['id']}/deidentified-{ms}.ogg"
+        for source in (solo, group)
+        for ms in (1700000000000, 1700000999000)  # an old approval's rendering, and the latest
+    ]
+    for key in renderings:
+        clean.store.put_bytes(clean.store.derived, key, b"OggS their voice", "audio/ogg")
+    note = "Zebedee Quiverfull phoned the ward on 2 May and asked to leave."
+    asked = alice.post(
+        f"/participants/{p17['id']}/withdrawal-requests", json={"mode": "erase", "note": note}
+    )
+    assert asked.status_code == 201, asked.text
+    assert asked.json()["note"] is None  # shown to admins only
+    assert alice.get(f"/participants/{p17['id']}").json()["withdrawal_request"]["mode"] == "erase"
+    assert alice.get("/withdrawal-requests").status_code == 403
+    [pending] = admin.get("/withdrawal-requests").json()["items"]
+    assert (pending["participant_code"], pending["note"]) == ("P-017", note)
+    refused = alice.post(f"/participants/{p17['id']}/withdraw", json={"mode": "erase"})
+    assert refused.status_code == 403  # only admins destroy
+
+    response = admin.post(f"/participants/{p17['id']}/withdraw", json={"mode": "erase"})
     assert response.status_code == 200, response.text
     body = response.json()
     assert body["withdrawal_mode"] == "erase" and body["withdrawn_at"]
+    assert body["withdrawal_request"] is None and body["role_detail"] is None
+    assert admin.get("/withdrawal-requests").json()["items"] == []
+    [closed] = admin.get("/withdrawal-requests", params={"state": "closed"}).json()["items"]
+    assert closed["closed_at"] and closed["note"] is None
 
     stored = everything_stored(clean)
     for mark in MARKS:
         assert mark not in stored, f"{mark!r} survived the erasure"
+        assert mark not in caplog.text.lower(), f"{mark!r} was logged"
+    assert not any(clean.store.exists(clean.store.derived, key) for key in renderings)
 
     assert alice.get(f"/sources/{solo['id']}").status_code == 404
     kept = alice.get(f"/sources/{group['id']}/text", params={"form": "identifiable"}).text
@@ -118,7 +161,7 @@ def test_erasure_leaves_no_trace_and_keeps_the_others_words(
 
     [event] = admin.get("/audit", params={"action": "participant.withdraw"}).json()["items"]
     report = event["detail"]
-    assert event["actor"] == "alice@example.org"
+    assert event["actor"] == admin_email(admin)
     assert report["mode"] == "erase"
     assert [d["source_id"] for d in report["sources_deleted"]] == [solo["id"]]
     assert report["sources_deleted"][0]["files"][0]["sha256"] == solo["files"][0]["sha256"]
@@ -126,10 +169,12 @@ def test_erasure_leaves_no_trace_and_keeps_the_others_words(
     assert (cut["source_id"], cut["segments_removed"]) == (group["id"], 2)
     assert cut["files"][0]["sha256"] == group["files"][0]["sha256"]
     assert len(report["consent_forms_removed"]) == 1
-    assert report["identity_erased"] is True
+    assert report["identity_erased"] is True and report["role_detail_erased"] is True
+    assert report["requests_closed"] == [pending["id"]]
+    assert report["sources_held"] == []
     assert audit_service.verify(engine=clean.engine).ok
 
-    again = alice.post(f"/participants/{p17['id']}/withdraw", json={"mode": "erase"})
+    again = admin.post(f"/participants/{p17['id']}/withdraw", json={"mode": "erase"})
     assert again.status_code == 409
     assert "already withdrew" in again.json()["detail"]
     relink = alice.put(
@@ -144,14 +189,15 @@ def test_retaining_deidentified_material_closes_the_identifiable_tier(
     alice, p17, solo, group = planted_world(admin, clean, server)
     analyst = Api(server.url, make_user(clean, Role.analyst), clean)
     assert analyst.get(f"/sources/{solo['id']}").status_code == 200
-    response = alice.post(
+    response = admin.post(
         f"/participants/{p17['id']}/withdraw", json={"mode": "retain_deidentified"}
     )
     assert response.status_code == 200, response.text
     stored = everything_stored(clean)
     assert "consent form signed by zebedee" not in stored  # the form is gone
     assert alice.get(f"/sources/{solo['id']}").status_code == 200  # the material stays
-    assert analyst.get(f"/sources/{solo['id']}").status_code == 403  # but not for sharing
+    # ... for de-identified use under the consent they gave (archive, share_team).
+    assert analyst.get(f"/sources/{solo['id']}").status_code == 200
     [event] = admin.get("/audit", params={"action": "participant.withdraw"}).json()["items"]
     assert event["detail"]["mode"] == "retain_deidentified"
     assert "sources_deleted" not in event["detail"]
@@ -161,11 +207,17 @@ def test_bad_withdrawals_are_refused(admin: Api, clean: Runtime, server: LiveSer
     alice, bob = world(admin, clean, server)
     p17 = register(alice, "P-017", "Someone")
     url = f"/participants/{p17['id']}/withdraw"
-    assert alice.post(url, json={"mode": "forget"}).status_code == 422
-    assert alice.post(url, json={}).status_code == 422
+    assert admin.post(url, json={"mode": "forget"}).status_code == 422
+    assert admin.post(url, json={}).status_code == 422
     assert bob.post(url, json={"mode": "erase"}).status_code == 403
+    assert alice.post(url, json={"mode": "erase"}).status_code == 403
     missing = "/participants/01a21000-0000-7000-8000-000000000000/withdraw"
-    assert alice.post(missing, json={"mode": "erase"}).status_code == 404
+    assert admin.post(missing, json={"mode": "erase"}).status_code == 404
+    requests = f"/participants/{p17['id']}/withdrawal-requests"
+    assert bob.post(requests, json={"mode": "erase"}).status_code == 403
+    assert alice.post(requests, json={"mode": "forget"}).status_code == 422
+    assert alice.post(requests, json={"mode": "erase"}).status_code == 201
+    assert alice.post(requests, json={"mode": "erase"}).status_code == 409  # one open at a time
     assert alice.get(f"/participants/{p17['id']}").json()["withdrawn_at"] is None
     assert consent(alice, p17["id"], "archive", "2024-01-01").status_code == 201
 
@@ -310,9 +362,12 @@ def test_erasure_holds_what_cannot_be_separated_until_an_admin_decides(
     shown = admin.get(f"/sources/{group['id']}").json()
     assert shown["withdrawal_hold"]["reason"]
     assert not clean.store.exists(clean.store.derived, rendering)  # their voice is gone
-    assert alice.post(
-        f"/sources/{group['id']}/withdrawal-hold", json={"decision": "delete"}
-    ).status_code == 403
+    assert (
+        alice.post(
+            f"/sources/{group['id']}/withdrawal-hold", json={"decision": "delete"}
+        ).status_code
+        == 403
+    )
     decided = admin.post(f"/sources/{group['id']}/withdrawal-hold", json={"decision": "delete"})
     assert decided.status_code == 200, decided.text
     assert admin.get(f"/sources/{group['id']}").status_code == 404

@@ -100,9 +100,7 @@ class WithdrawalRequest(SQLModel, table=True):
     cleared when the request is closed."""
 
     __tablename__ = "withdrawal_request"
-    __table_args__ = (
-        Index("ix_withdrawal_request_participant_id_id", "participant_id", "id"),
-    )
+    __table_args__ = (Index("ix_withdrawal_request_participant_id_id", "participant_id", "id"),)
 
     id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
     participant_id: uuid.UUID = Field(
