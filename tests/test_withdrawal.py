@@ -23,10 +23,10 @@ from tests.test_participants import admin_email, consent, world
 MARKS = ("zebedee", "quiverfull")
 
 
-def register(api: Api, code: str, name: str) -> dict:
+def register(api: Api, code: str, name: str, site: str = "RXA") -> dict:
     body = {
         "code": code,
-        "site": "RXA",
+        "site": site,
         "role": "clinical",
         "role_detail": f"ward sister, known as {name}",
         "identity": {"name": name},
@@ -398,3 +398,108 @@ def test_listing_redactions_creates_no_registry_rows(
         assert alice.get(f"/sources/{source_id}/redactions").status_code == 200
         assert alice.get(f"/sources/{source_id}/anonymisation-log.csv").status_code == 200
     assert [p for p in admin.get("/pseudonyms").json() if p["term"] == "ward clerk"] == []
+
+
+def test_a_link_s_participant_belongs_to_the_source_s_site(
+    admin: Api, clean: Runtime, server: LiveServer
+) -> None:
+    alice, bob = world(admin, clean, server)
+    register(alice, "P-017", "Ann Alpha")
+    register(bob, "P-018", "Bea Beta", site="RXB")
+    mine = alice.upload([("a.txt", b"Notes at RXA.\n")], site="RXA").json()
+    national = alice.upload(
+        [("n.txt", b"National notes.\n")], title="National", level="national"
+    ).json()
+    url = f"/sources/{mine['id']}/participants"
+    foreign = {"participants": [{"code": "P-018"}]}
+    refused = alice.put(url, json=foreign)
+    assert refused.status_code == 403, refused.text
+    assert "P-018" in refused.json()["detail"]
+    upload = alice.upload([("b.txt", b"More notes.\n")], site="RXA", participants="P-018")
+    assert upload.status_code == 403
+    # A source of no site takes the researcher's own participants, not another site's.
+    assert alice.put(f"/sources/{national['id']}/participants", json=foreign).status_code == 403
+    own = {"participants": [{"code": "P-017"}]}
+    assert alice.put(f"/sources/{national['id']}/participants", json=own).status_code == 200
+    # An admin may link across sites; a researcher may not then unlink that participant.
+    both = {"participants": [{"code": "P-017"}, {"code": "P-018"}]}
+    assert admin.put(url, json=both).status_code == 200
+    assert alice.put(url, json=own).status_code == 403
+    relabel = {"participants": [{"code": "P-017", "speaker_label": "Nurse A"}, {"code": "P-018"}]}
+    assert alice.put(url, json=relabel).status_code == 200
+
+
+def test_a_retained_participant_s_links_cannot_be_undone_to_reopen_the_tier(
+    admin: Api, clean: Runtime, server: LiveServer
+) -> None:
+    alice, p17, solo, _ = planted_world(admin, clean, server)
+    withdrawn = admin.post(
+        f"/participants/{p17['id']}/withdraw", json={"mode": "retain_deidentified"}
+    )
+    assert withdrawn.status_code == 200, withdrawn.text
+    url = f"/sources/{solo['id']}/participants"
+    for api in (alice, admin):
+        assert api.put(url, json={"participants": []}).status_code == 409
+    file_id = solo["files"][0]["id"]
+    assert alice.get(f"/sources/{solo['id']}/files/{file_id}/content").status_code == 403
+
+
+def test_erasure_forgets_forms_of_their_name_and_others_text_does_not_change(
+    admin: Api, clean: Runtime, server: LiveServer
+) -> None:
+    alice, _ = world(admin, clean, server)
+    p17 = register(alice, "P-017", "Zebedee Quiverfull")
+    consent_with_form(alice, p17["id"], b"Signed.\n")
+    # Someone else's notes that mention the participant by title and surname.
+    notes = alice.upload([("n.txt", b"Ms Quiverfull chaired the meeting.\n")], site="RXA").json()
+    deid_ready(alice, notes["id"])
+    for r in alice.get(f"/sources/{notes['id']}/redactions").json()["items"]:
+        url = f"/sources/{notes['id']}/redactions/{r['id']}"
+        assert alice.patch(url, json={"status": "rejected"}).is_success
+    marked = alice.post(
+        f"/sources/{notes['id']}/redactions",
+        json={"file_id": notes["files"][0]["id"], "start": 0, "end": 14, "entity_type": "PERSON"},
+    )
+    assert marked.status_code == 201, marked.text
+    assert alice.post(f"/sources/{notes['id']}/redactions/approve").status_code == 200
+    before = alice.get(f"/sources/{notes['id']}/text").text
+    assert "Quiverfull" not in before and before.startswith("[Person ")
+    terms = {p["term"] for p in admin.get("/pseudonyms").json()}
+    assert "ms quiverfull" in terms
+
+    assert admin.post(f"/participants/{p17['id']}/withdraw", json={"mode": "erase"}).is_success
+    terms = {p["term"] for p in admin.get("/pseudonyms").json()}
+    assert not any("quiverfull" in term or "zebedee" in term for term in terms), terms
+    assert alice.get(f"/sources/{notes['id']}/text").text == before
+    # The notes are not theirs: they stay, with their words.
+    assert (
+        "Ms Quiverfull"
+        in alice.get(f"/sources/{notes['id']}/text", params={"form": "identifiable"}).text
+    )
+
+
+def test_a_held_source_can_be_released_by_an_admin(
+    admin: Api, clean: Runtime, server: LiveServer
+) -> None:
+    alice, _ = world(admin, clean, server)
+    p17 = register(alice, "P-017", "Zebedee Quiverfull")
+    register(alice, "P-018", "Ann Other")
+    notes = alice.upload(
+        [("o.txt", b"Observation of the ward huddle.\n")],
+        source_type="observation",
+        site="RXA",
+        participants="P-017,P-018",
+    ).json()
+    assert alice.wait(notes["id"])["status"] == "ready"
+    assert admin.post(f"/participants/{p17['id']}/withdraw", json={"mode": "erase"}).is_success
+    assert alice.get(f"/sources/{notes['id']}").status_code == 403
+    url = f"/sources/{notes['id']}/withdrawal-hold"
+    assert admin.post(url, json={"decision": "keep"}).status_code == 422
+    released = admin.post(url, json={"decision": "release"})
+    assert released.status_code == 200, released.text
+    assert released.json()["withdrawal_hold"] is None
+    assert [p["code"] for p in released.json()["participants"]] == ["P-018"]
+    assert alice.get(f"/sources/{notes['id']}").status_code == 200
+    assert admin.post(url, json={"decision": "release"}).status_code == 409
+    [event] = admin.get("/audit", params={"action": "source.withdrawal_hold"}).json()["items"]
+    assert event["detail"] == {"decision": "release"}
