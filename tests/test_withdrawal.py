@@ -6,6 +6,8 @@ from __future__ import annotations
 import csv
 import io
 import logging
+import shutil
+import time
 
 import pytest
 from sqlalchemy import text
@@ -503,3 +505,45 @@ def test_a_held_source_can_be_released_by_an_admin(
     assert admin.post(url, json={"decision": "release"}).status_code == 409
     [event] = admin.get("/audit", params={"action": "source.withdrawal_hold"}).json()["items"]
     assert event["detail"] == {"decision": "release"}
+
+
+@pytest.mark.skipif(
+    shutil.which("espeak-ng") is None or shutil.which("ffmpeg") is None,
+    reason="needs espeak-ng and ffmpeg (make test installs them)",
+)
+def test_erasure_removes_the_rendered_voice_of_a_group_recording(
+    admin: Api, clean: Runtime, server: LiveServer
+) -> None:
+    """A machine transcript names no speaker: the recording is held, and its de-identified
+    audio, rendered by the real job, goes at once."""
+    from tests.test_recordings import speak
+
+    alice, _ = world(admin, clean, server)
+    for code, name in (("P-017", "Zebedee Quiverfull"), ("P-018", "Ann Other")):
+        participant = register(alice, code, name)
+        consent_with_form(alice, participant["id"], b"Signed.\n")
+    group = alice.upload(
+        [("group.wav", speak("The pharmacy team agreed to the new rota on the ward."))],
+        source_type="group_interview",
+        site="RXA",
+        participants="P-017=Nurse A,P-018=Nurse B",
+    ).json()
+    deid_ready(alice, group["id"], timeout=240)
+    decide_all(alice, group["id"])
+    assert alice.post(f"/sources/{group['id']}/redactions/approve").status_code == 200
+    url = f"/sources/{group['id']}/files/{group['files'][0]['id']}/deidentified-audio"
+    deadline = time.monotonic() + 120
+    while (audio := alice.get(url)).status_code == 409:
+        assert time.monotonic() < deadline, audio.text
+        time.sleep(0.3)
+    assert audio.status_code == 200, audio.text
+    assert any("deidentified-" in k for k in clean.store.list_keys(clean.store.derived, ""))
+
+    p17 = admin.get("/participants").json()["items"][0]
+    assert admin.post(f"/participants/{p17['id']}/withdraw", json={"mode": "erase"}).is_success
+    assert not any("deidentified-" in k for k in clean.store.list_keys(clean.store.derived, ""))
+    assert alice.get(url).status_code == 403  # held: hidden from all but admins
+    assert admin.get(url).status_code == 409  # and nothing to serve
+    [event] = admin.get("/audit", params={"action": "participant.withdraw"}).json()["items"]
+    [held] = event["detail"]["sources_held"]
+    assert held["audio_renderings_removed"] == 1
