@@ -35,8 +35,14 @@ class RedactionRead(BaseModel):
     start: int
     end: int
     entity_type: str
-    original: str = Field(description="The words replaced (identifiable tier)")
-    replacement: str = Field(description="What the de-identified text shows")
+    original: str | None = Field(
+        description="The words replaced (identifiable tier); null where a participant's "
+        "withdrawal closed that tier for the source"
+    )
+    replacement: str = Field(
+        description="What the de-identified text shows; a pseudonym not yet settled by an "
+        "approval shows its kind only ([Person])"
+    )
     score: float | None
     origin: str
     status: str

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -70,6 +71,15 @@ class ConsentRead(BaseModel):
     created_at: datetime
 
 
+WithdrawalMode = Literal["erase", "retain_deidentified"]
+
+
+class WithdrawalRequestRef(BaseModel):
+    id: uuid.UUID
+    mode: WithdrawalMode
+    requested_at: datetime
+
+
 class ParticipantRead(BaseModel):
     id: uuid.UUID
     code: str
@@ -79,6 +89,9 @@ class ParticipantRead(BaseModel):
     consent: ConsentRead | None = Field(description="The consent in force: the newest given")
     withdrawn_at: datetime | None
     withdrawal_mode: str | None
+    withdrawal_request: WithdrawalRequestRef | None = Field(
+        default=None, description="The open request to withdraw, for an admin to carry out"
+    )
     identity: Identity | None = Field(
         default=None, description="Only with ?identity=true, for those entitled; audited"
     )
@@ -112,3 +125,44 @@ class Withdrawal(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     mode: str = Field(pattern="^(erase|retain_deidentified)$")
+
+
+class WithdrawalRequestCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    mode: WithdrawalMode = Field(description="What the participant asked for")
+    note: str | None = Field(
+        default=None,
+        max_length=2000,
+        description="Context for the admin; stored encrypted, never logged, cleared when the "
+        "withdrawal is carried out",
+    )
+
+
+class WithdrawalRequestRead(BaseModel):
+    id: uuid.UUID
+    participant_id: uuid.UUID
+    participant_code: str
+    mode: WithdrawalMode
+    note: str | None = Field(default=None, description="Shown to admins only")
+    requested_by: uuid.UUID | None
+    requested_at: datetime
+    closed_at: datetime | None
+    closed_by: uuid.UUID | None
+
+
+class WithdrawalRequestListQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    state: Literal["open", "closed", "all"] = "open"
+    limit: int = Field(default=100, ge=1, le=500)
+    cursor: uuid.UUID | None = None
+
+
+class HoldDecision(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    decision: Literal["delete", "release"] = Field(
+        description="delete: the source goes whole, as DELETE /sources/{id}; release: it is "
+        "kept as it is and shown again"
+    )

@@ -99,6 +99,11 @@ class ParticipantRef(BaseModel):
     speaker_label: str | None
 
 
+class WithdrawalHold(BaseModel):
+    at: datetime
+    reason: str | None
+
+
 class SourceRead(BaseModel):
     id: uuid.UUID
     title: str
@@ -122,6 +127,11 @@ class SourceRead(BaseModel):
     status: SourceStatus
     status_reason: str | None
     deid_status: DeidStatus
+    withdrawal_hold: WithdrawalHold | None = Field(
+        default=None,
+        description="Set when a participant's erasure could not be separated from the others' "
+        "words: the source awaits an admin's decision (delete or release); admins only see it",
+    )
     files: list[FileRead]
     created_at: datetime
     updated_at: datetime

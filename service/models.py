@@ -4,7 +4,12 @@ from service.audit.models import AuditEvent, AuditHead
 from service.auth.models import Token, User, UserSite
 from service.deid.models import Pseudonym, PseudonymCounter, Redaction, Term
 from service.jobs.models import Job
-from service.participants.models import Consent, Participant, SourceParticipant
+from service.participants.models import (
+    Consent,
+    Participant,
+    SourceParticipant,
+    WithdrawalRequest,
+)
 from service.sites.models import Site
 from service.sources.models import File, Source, SourceRole
 from service.texts.models import ExtractedText
@@ -28,4 +33,5 @@ __all__ = [
     "Token",
     "User",
     "UserSite",
+    "WithdrawalRequest",
 ]

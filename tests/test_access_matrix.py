@@ -184,9 +184,25 @@ MATRIX: dict[tuple[str, str], list[Case]] = {
     ("GET", "/api/v1/participants/{participant_id}/consents"): [Case(every(200), PARTICIPANT)],
     ("POST", "/api/v1/participants/{participant_id}/withdraw"): [
         Case(
-            own_site(200),
+            admins(200),
             {"participant_id": lambda w, a: w.fresh_participant()},
             json=lambda w: {"mode": "retain_deidentified"},
+        )
+    ],
+    ("POST", "/api/v1/participants/{participant_id}/withdrawal-requests"): [
+        Case(
+            own_site(201),
+            {"participant_id": lambda w, a: w.fresh_participant()},
+            json=lambda w: {"mode": "erase", "note": "Asked by phone."},
+        )
+    ],
+    ("GET", "/api/v1/withdrawal-requests"): [Case(admins(200))],
+    # The world's source is not held: an admin is told so; nobody else may ask.
+    ("POST", "/api/v1/sources/{source_id}/withdrawal-hold"): [
+        Case(
+            {"admin": 409, "own": 403, "other": 403, "analyst": 403},
+            SOURCE,
+            json=lambda w: {"decision": "release"},
         )
     ],
     ("GET", "/api/v1/jobs/{job_id}"): [Case(every(200), {"job_id": lambda w, a: w.job_id})],

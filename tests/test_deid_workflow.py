@@ -111,7 +111,10 @@ def test_review_then_analysts_get_consistent_pseudonyms(
     ):
         assert identifier not in text, identifier
     assert "[Participant 17]" in text and "[NHS number]" in text
-    hospital = found["St Elsewhere Hospital"][1]
+    # Reading the suggestions settles no pseudonym; the approval does.
+    assert found["St Elsewhere Hospital"][1] == "[Trust]"
+    settled = {r["original"]: r["replacement"] for r in approved.json()["items"]}
+    hospital = settled["St Elsewhere Hospital"]
     assert hospital.startswith("[Trust ")
 
     doc = analyst.get(f"/sources/{source['id']}/text", params={"format": "json"}).json()

@@ -15,6 +15,7 @@ from service.extraction.sandbox import Sandbox
 from service.jobs import service as jobs_service
 from service.jobs.models import JobKind
 from service.runtime import Runtime
+from service.sources import service as sources_service
 from service.texts import service as texts_service
 
 if TYPE_CHECKING:
@@ -137,6 +138,15 @@ def run_job(job_id: uuid.UUID, *, runtime: Runtime) -> None:
         try:
             with transaction(runtime.engine) as session:
                 claim.succeed(session)
+                if claim.job.kind in (JobKind.extract, JobKind.transcribe) and claim.job.file_id:
+                    # The file's text is still wanted (the source may be released from a
+                    # hold): made again from what the source is now.
+                    sources_service.restart_text_job(
+                        session=session,
+                        file_id=claim.job.file_id,
+                        submit=runtime.dispatcher.submit,
+                        settings=runtime.settings,
+                    )
         except jobs_service.LeaseLost:
             pass
     except Exception as exc:  # noqa: BLE001  (a fault of ours, e.g. the store is down)

@@ -27,6 +27,8 @@ from service.access.service import (
     ensure_may_read_identifiable,
     ensure_may_write_sources,
     ensure_source_visible,
+    identifiable_closed,
+    identifiable_closed_ids,
 )
 from service.auth.service import Principal
 from service.deid import service as deid_service
@@ -54,7 +56,13 @@ def _reviewable(session: Session, principal: Principal, source_id: uuid.UUID) ->
 def _reads(
     session: Session, cipher: IdentityCipher, redactions: list[Redaction]
 ) -> list[RedactionRead]:
+    """Redactions as shown to reviewers and in the anonymisation log. Reading never settles a
+    pseudonym (only approval does), and the words replaced are left out where a withdrawal
+    closed the source's identifiable tier."""
     registry = deid_service.Registry(session, cipher)
+    closed = identifiable_closed_ids(
+        session=session, source_ids=list({r.source_id for r in redactions})
+    )
     texts: dict[uuid.UUID, ExtractedText] = {}
     result = []
     for r in redactions:
@@ -71,8 +79,8 @@ def _reads(
                 start=r.start,
                 end=r.end,
                 entity_type=r.entity_type,
-                original=original,
-                replacement=r.replacement or registry.replacement(r.entity_type, original),
+                original=None if r.source_id in closed else original,
+                replacement=r.replacement or registry.preview(r.entity_type, original),
                 score=r.score,
                 origin=r.origin,
                 status=r.status,
@@ -196,8 +204,14 @@ def approve(
     deid_service.approve(
         session=session, cipher=runtime.cipher, source=source, user_id=principal.user_id
     )
-    # Recordings get their de-identified audio: a tone over every accepted redaction.
-    for recording in deid_service.recordings_to_redact(session=session, source=source):
+    # Recordings get their de-identified audio: a tone over every accepted redaction; none
+    # where a participant withdrew their voice with the identifiable tier.
+    recordings = (
+        []
+        if identifiable_closed(session, source)
+        else deid_service.recordings_to_redact(session=session, source=source)
+    )
+    for recording in recordings:
         jobs_service.enqueue(
             session=session,
             kind=JobKind.redact_audio,
@@ -253,7 +267,7 @@ def _log_rows(session: Session, cipher: IdentityCipher, sources: list[Source]) -
                     read.start,
                     read.end,
                     read.entity_type,
-                    read.original,
+                    read.original or "",
                     read.replacement,
                     read.status,
                     read.origin,
@@ -292,6 +306,12 @@ def deidentified_audio(
     source = sources_service.get_or_raise(session=session, source_id=source_id)
     ensure_source_visible(session, principal, source)
     ensure_consent_allows(session, source, Use.share)
+    if identifiable_closed(session, source):
+        # A voice identifies its speaker however the words are toned.
+        raise Forbidden(
+            "A participant in this source withdrew keeping de-identified use only: its "
+            "recordings, de-identified audio included, are closed to everyone."
+        )
     file = sources_service.get_file_or_raise(session=session, source_id=source_id, file_id=file_id)
     if file not in deid_service.recordings_to_redact(session=session, source=source):
         raise NotFound("That file is not a transcribed recording of this source.")

@@ -27,6 +27,7 @@ from service.errors import Conflict, NotFound, Unprocessable
 from service.participants.identity import IdentityCipher
 from service.participants.models import Participant, SourceParticipant
 from service.sources.models import DeidStatus, ExtractionStatus, File, Source
+from service.storage.service import ObjectStore
 from service.texts.models import ExtractedText
 
 if TYPE_CHECKING:
@@ -92,6 +93,21 @@ class Registry:
         found = self._find(entity_type, digest)
         if found is None:
             found = self._create(entity_type, key[1], digest)
+        self._cache[key] = found
+        return found
+
+    def preview(self, entity_type: str, term: str) -> str:
+        """What ``term`` shows as, without registering it: its pseudonym if one is settled,
+        otherwise its kind. Reading redactions goes through here, so that only an approval
+        ever writes a term into the registry."""
+        if entity_type in DESCRIPTORS:
+            return DESCRIPTORS[entity_type]
+        key = (entity_type, normalise(term))
+        if key in self._cache:
+            return self._cache[key]
+        found = self._find(entity_type, self.cipher.digest(key[1]))
+        if found is None:
+            return f"[{PSEUDONYM_KINDS.get(entity_type, 'Term')}]"
         self._cache[key] = found
         return found
 
@@ -173,15 +189,53 @@ class Registry:
         self.session.flush()
 
 
+# Titles a detector keeps with a name ("Ms Jones", "Sister Quarrington").
+TITLES = frozenset({"ms", "mr", "mrs", "miss", "mx", "dr", "prof", "professor", "sister", "nurse"})
+
+
+def _words(term: str) -> list[str]:
+    return [w for w in (w.strip(".,'’") for w in normalise(term).split()) if w]
+
+
+def is_variant_of(term: str, names: set[str]) -> bool:
+    """Whether a registry term is a form of a person's name: every word of it (after any
+    leading titles) is a word of their name or aliases: "Sarah", "Ms Jones", "jones sarah"."""
+    words = _words(term)
+    while words and words[0] in TITLES:
+        words = words[1:]
+    return bool(words) and all(w in names for w in words)
+
+
 def forget_participant(
     *, session: Session, cipher: IdentityCipher, participant: Participant
 ) -> int:
-    """On withdrawal: remove the registry's entries for the participant's names. Redactions
-    that showed them keep their replacement, written onto the redaction itself, so the
-    de-identified text does not change; the names themselves are gone."""
+    """On withdrawal: remove what the registry holds for the participant: their names and
+    aliases, and the PERSON terms a detector or reviewer found that are forms of them. Before
+    an entry goes, its replacement is written onto the redactions that showed it, so that no
+    source's de-identified text changes; the names themselves are gone.
+
+    Call it while the participant's identity is still there: the forms are told by its words.
+    """
     entries = list(
         session.exec(select(Pseudonym).where(Pseudonym.participant_id == participant.id))
     )
+    if participant.identity_ciphertext is not None:
+        identity = cipher.decrypt(participant.identity_ciphertext)
+        names = {
+            w
+            for name in [identity.get("name"), *identity.get("aliases", [])]
+            if name
+            for w in _words(name)
+        }
+        entries += [
+            p
+            for p in session.exec(
+                select(Pseudonym).where(
+                    Pseudonym.entity_type == "PERSON", col(Pseudonym.participant_id).is_(None)
+                )
+            )
+            if is_variant_of(cipher.decrypt_text(p.term_ciphertext), names)
+        ]
     if not entries:
         return 0
     by_digest = {p.term_digest: p.replacement for p in entries}
@@ -778,6 +832,18 @@ def audio_key(file: File, approved_at: Any) -> str:
     """Where the de-identified audio of this approval lives: a new approval, a new object, so
     a stale rendering is never served for a newer decision."""
     return f"{file.source_id}/{file.id}/deidentified-{int(approved_at.timestamp() * 1000)}.ogg"
+
+
+_RENDERING = re.compile(r"^[^/]+/[^/]+/deidentified-\d+\.ogg$")
+
+
+def remove_audio_renderings(*, store: ObjectStore, source_id: uuid.UUID) -> int:
+    """Remove every rendering of the source's de-identified audio, of every approval (a voice
+    identifies its speaker however the words are toned); return how many went."""
+    keys = [k for k in store.list_keys(store.derived, f"{source_id}/") if _RENDERING.fullmatch(k)]
+    for key in keys:
+        store.remove(store.derived, key)
+    return len(keys)
 
 
 def recordings_to_redact(*, session: Session, source: Source) -> list[File]:

@@ -92,3 +92,29 @@ class SourceParticipant(SQLModel, table=True):
         sa_column=Column(Uuid, ForeignKey("participant.id", ondelete="CASCADE"), nullable=False)
     )
     speaker_label: str | None = Field(default=None, sa_column=Column(String(120)))
+
+
+class WithdrawalRequest(SQLModel, table=True):
+    """A researcher's record that a participant asked to withdraw; an admin carries it out,
+    which closes it. The note may say who called and why, so it is stored encrypted and
+    cleared when the request is closed."""
+
+    __tablename__ = "withdrawal_request"
+    __table_args__ = (Index("ix_withdrawal_request_participant_id_id", "participant_id", "id"),)
+
+    id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
+    participant_id: uuid.UUID = Field(
+        sa_column=Column(Uuid, ForeignKey("participant.id", ondelete="CASCADE"), nullable=False)
+    )
+    mode: str = Field(sa_column=Column(String(32), nullable=False))
+    note_ciphertext: str | None = Field(default=None, sa_column=Column(Text))
+    requested_by: uuid.UUID | None = Field(
+        default=None, sa_column=Column(Uuid, ForeignKey("user_account.id", ondelete="SET NULL"))
+    )
+    requested_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False)
+    )
+    closed_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
+    closed_by: uuid.UUID | None = Field(
+        default=None, sa_column=Column(Uuid, ForeignKey("user_account.id", ondelete="SET NULL"))
+    )

@@ -10,12 +10,16 @@ from fastapi import APIRouter, Query, Request
 from schemas.pages import Page
 from schemas.participants import (
     ConsentRead,
+    HoldDecision,
     ParticipantCreate,
     ParticipantListQuery,
     ParticipantRead,
     ParticipantUpdate,
     SourceParticipants,
     Withdrawal,
+    WithdrawalRequestCreate,
+    WithdrawalRequestListQuery,
+    WithdrawalRequestRead,
 )
 from schemas.sources import SourceRead
 from service.access.service import (
@@ -24,7 +28,7 @@ from service.access.service import (
     ensure_may_write_sources,
     ensure_source_visible,
 )
-from service.deps import AuditDep, CurrentUser, RuntimeDep, SessionDep
+from service.deps import AdminUser, AuditDep, CurrentUser, RuntimeDep, SessionDep
 from service.errors import (
     Conflict,
     Forbidden,
@@ -37,6 +41,7 @@ from service.errors import (
 )
 from service.participants import service as participants_service
 from service.participants import withdrawal
+from service.participants.models import Participant, WithdrawalRequest
 from service.sources import service as sources_service
 
 router = APIRouter(tags=["participants"])
@@ -265,6 +270,85 @@ def consent_history(
 
 
 @router.post(
+    "/participants/{participant_id}/withdrawal-requests",
+    status_code=201,
+    response_model=WithdrawalRequestRead,
+    responses=responses(Unauthorized, Forbidden, NotFound, Conflict, Unprocessable),
+)
+def request_withdrawal(
+    participant_id: uuid.UUID,
+    data: WithdrawalRequestCreate,
+    runtime: RuntimeDep,
+    session: SessionDep,
+    principal: CurrentUser,
+    audit: AuditDep,
+) -> WithdrawalRequestRead:
+    """Record a participant's request to withdraw (researchers of their site, admins); an
+    admin carries it out."""
+    participant = participants_service.get_or_raise(session=session, participant_id=participant_id)
+    row = withdrawal.request(
+        session=session,
+        cipher=runtime.cipher,
+        principal=principal,
+        participant=participant,
+        mode=data.mode,
+        note=data.note,
+    )
+    # The note may name the participant: the audit log learns only that there is one.
+    audit.record(
+        "withdrawal.request",
+        "participant",
+        participant.id,
+        {"request_id": str(row.id), "mode": row.mode, "note": row.note_ciphertext is not None},
+    )
+    return _request_read(row, participant, note=None)
+
+
+def _request_read(
+    row: WithdrawalRequest, participant: Participant, *, note: str | None
+) -> WithdrawalRequestRead:
+    return WithdrawalRequestRead(
+        id=row.id,
+        participant_id=participant.id,
+        participant_code=participant.code,
+        mode=row.mode,
+        note=note,
+        requested_by=row.requested_by,
+        requested_at=row.requested_at,
+        closed_at=row.closed_at,
+        closed_by=row.closed_by,
+    )
+
+
+@router.get(
+    "/withdrawal-requests",
+    response_model=Page[WithdrawalRequestRead],
+    responses=responses(Unauthorized, Forbidden, Unprocessable),
+)
+def list_withdrawal_requests(
+    runtime: RuntimeDep,
+    session: SessionDep,
+    principal: AdminUser,
+    audit: AuditDep,
+    query: Annotated[WithdrawalRequestListQuery, Query()],
+) -> Page[WithdrawalRequestRead]:
+    """Withdrawal requests, oldest first, open ones by default, with their notes (admins)."""
+    rows, next_cursor = withdrawal.list_requests(
+        session=session, state=query.state, limit=query.limit, cursor=query.cursor
+    )
+    items = [
+        _request_read(
+            row,
+            participant,
+            note=runtime.cipher.decrypt_text(row.note_ciphertext) if row.note_ciphertext else None,
+        )
+        for row, participant in rows
+    ]
+    audit.record("withdrawal_requests.read", "project", None, {"count": len(items)})
+    return Page(items=items, next_cursor=next_cursor)
+
+
+@router.post(
     "/participants/{participant_id}/withdraw",
     response_model=ParticipantRead,
     responses=responses(Unauthorized, Forbidden, NotFound, Conflict, Unprocessable),
@@ -274,12 +358,14 @@ def withdraw_participant(
     data: Withdrawal,
     runtime: RuntimeDep,
     session: SessionDep,
-    principal: CurrentUser,
+    principal: AdminUser,
     audit: AuditDep,
 ) -> ParticipantRead:
-    """Withdraw a participant: ``erase`` removes their material everywhere (in a group source,
-    their segments); ``retain_deidentified`` keeps it for de-identified use only. Either way
-    their identity and consent forms are erased, and an erasure report goes to the audit log."""
+    """Carry out a withdrawal (admins): ``erase`` removes their material everywhere (in a group
+    source, their segments; a source whose words cannot be separated is held for an admin's
+    decision); ``retain_deidentified`` closes the identifiable tier and keeps the rest for
+    de-identified use. Either way their identity and consent forms are erased, open requests
+    close, and an erasure report goes to the audit log."""
     participant = participants_service.get_or_raise(session=session, participant_id=participant_id)
     report = withdrawal.withdraw(
         session=session,
@@ -290,6 +376,37 @@ def withdraw_participant(
     )
     audit.record("participant.withdraw", "participant", participant.id, report)
     return participants_service.describe_one(session=session, participant=participant)
+
+
+@router.post(
+    "/sources/{source_id}/withdrawal-hold",
+    response_model=SourceRead | None,
+    responses=responses(Unauthorized, Forbidden, NotFound, Conflict, Unprocessable),
+)
+def decide_withdrawal_hold(
+    source_id: uuid.UUID,
+    data: HoldDecision,
+    runtime: RuntimeDep,
+    session: SessionDep,
+    principal: AdminUser,
+    audit: AuditDep,
+) -> SourceRead | None:
+    """Decide on a source held after a withdrawal (admins): ``delete`` it, or ``release`` it
+    as it is; the release returns the source, the deletion nothing."""
+    source = sources_service.get_or_raise(session=session, source_id=source_id)
+    report = withdrawal.decide_hold(
+        session=session, store=runtime.store, source=source, decision=data.decision
+    )
+    audit.record("source.withdrawal_hold", "source", source.id, report)
+    if data.decision == "delete":
+        return None
+    return sources_service.describe(
+        session=session,
+        sources=[source],
+        principal=principal,
+        audit=audit,
+        k=runtime.settings.disclosure_k,
+    )[0]
 
 
 @router.put(
@@ -309,7 +426,9 @@ def set_source_participants(
     source = sources_service.get_or_raise(session=session, source_id=source_id)
     ensure_source_visible(session, principal, source)
     ensure_may_write_sources(principal, site_id=source.site_id)
-    participants_service.link(session=session, source=source, links=data.participants)
+    participants_service.link(
+        session=session, principal=principal, source=source, links=data.participants
+    )
     sources_service.release_held(
         session=session, source=source, submit=runtime.dispatcher.submit, settings=runtime.settings
     )

@@ -18,14 +18,20 @@ from schemas.participants import (
     ParticipantUpdate,
     Scopes,
     SourceParticipantLink,
+    WithdrawalRequestRef,
 )
 from schemas.sources import SiteRef
-from service.access.service import ensure_may_manage_participants
+from service.access.service import ensure_may_link, ensure_may_manage_participants
 from service.auth.service import Principal
 from service.db import utcnow
 from service.errors import Conflict, NotFound, Unprocessable
 from service.participants.identity import IdentityCipher
-from service.participants.models import Consent, Participant, SourceParticipant
+from service.participants.models import (
+    Consent,
+    Participant,
+    SourceParticipant,
+    WithdrawalRequest,
+)
 from service.sites import service as sites_service
 from service.sites.models import Site
 from service.sources.models import ParticipantRole, Source, SourceRole
@@ -231,10 +237,26 @@ def consent_read(consent: Consent) -> ConsentRead:
     )
 
 
+def open_requests_of(
+    *, session: Session, participant_ids: list[uuid.UUID]
+) -> dict[uuid.UUID, WithdrawalRequest]:
+    """Each participant's open withdrawal request, if any."""
+    if not participant_ids:
+        return {}
+    rows = session.exec(
+        select(WithdrawalRequest).where(
+            col(WithdrawalRequest.participant_id).in_(participant_ids),
+            col(WithdrawalRequest.closed_at).is_(None),
+        )
+    )
+    return {r.participant_id: r for r in rows}
+
+
 def describe(
     *, session: Session, participants: list[Participant], identities: dict[uuid.UUID, Identity]
 ) -> list[ParticipantRead]:
     consents = current_consents(session=session, participant_ids=[p.id for p in participants])
+    requests = open_requests_of(session=session, participant_ids=[p.id for p in participants])
     site_ids = {p.site_id for p in participants}
     sites = (
         {s.id: s for s in session.exec(select(Site).where(col(Site.id).in_(site_ids)))}
@@ -251,6 +273,15 @@ def describe(
             consent=consent_read(consents[p.id]) if p.id in consents else None,
             withdrawn_at=p.withdrawn_at,
             withdrawal_mode=p.withdrawal_mode,
+            withdrawal_request=(
+                WithdrawalRequestRef(
+                    id=requests[p.id].id,
+                    mode=requests[p.id].mode,
+                    requested_at=requests[p.id].requested_at,
+                )
+                if p.id in requests
+                else None
+            ),
             identity=identities.get(p.id),
             created_at=p.created_at,
             updated_at=p.updated_at,
@@ -292,8 +323,15 @@ def parse_links(values: list[str]) -> list[SourceParticipantLink]:
     return links
 
 
-def link(*, session: Session, source: Source, links: list[SourceParticipantLink]) -> None:
-    """Replace a source's participants; their roles join the source's roles."""
+def link(
+    *,
+    session: Session,
+    principal: Principal,
+    source: Source,
+    links: list[SourceParticipantLink],
+) -> None:
+    """Replace a source's participants; their roles join the source's roles. Whoever is
+    linked or unlinked must belong to the source's site (``ensure_may_link``)."""
     codes = [entry.code for entry in links]
     if len(set(codes)) != len(codes):
         raise Unprocessable("Each participant may be linked to a source once.")
@@ -306,12 +344,25 @@ def link(*, session: Session, source: Source, links: list[SourceParticipantLink]
         participant = get_by_code(session=session, code=entry.code)
         if participant is None:
             unknown.append(entry.code)
-        elif participant.withdrawn_at is not None:
-            raise Conflict(f"{participant.code} has withdrawn and cannot be linked to material.")
         else:
             participants.append((participant, entry.speaker_label))
     if unknown:
         raise Unprocessable(f"No participant with the code(s): {', '.join(unknown)}.")
+    linked = links_of(session=session, source_ids=[source.id])[source.id]
+    current = {p.id: (p, label) for p, label in linked}
+    wanted = {p.id: (p, label) for p, label in participants}
+    # What this call changes: links added or relabelled, and links removed.
+    changed = [
+        p for pid, (p, label) in wanted.items() if pid not in current or current[pid][1] != label
+    ]
+    changed += [p for pid, (p, _) in current.items() if pid not in wanted]
+    for participant in changed:
+        if participant.withdrawn_at is not None:
+            # Their links are what closes a source's identifiable tier or records an erasure.
+            raise Conflict(
+                f"{participant.code} has withdrawn; their links to material can no longer change."
+            )
+    ensure_may_link(principal, source=source, participants=changed)
     session.execute(delete(SourceParticipant).where(col(SourceParticipant.source_id) == source.id))
     for participant, label in participants:
         session.add(

@@ -115,6 +115,10 @@ class Source(SQLModel, table=True):
     deid_approved_by: uuid.UUID | None = Field(
         default=None, sa_column=Column(Uuid, ForeignKey("user_account.id", ondelete="SET NULL"))
     )
+    # Set when a participant's erasure could not separate their words from the others': the
+    # source is then hidden from everyone but admins until an admin deletes or releases it.
+    withdrawal_hold_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
+    withdrawal_hold_reason: str | None = Field(default=None, sa_column=Column(Text))
     created_by: uuid.UUID | None = Field(
         default=None, sa_column=Column(Uuid, ForeignKey("user_account.id", ondelete="SET NULL"))
     )

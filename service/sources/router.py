@@ -24,7 +24,7 @@ from service.access.service import (
     Use,
     ensure_consent_allows,
     ensure_may_delete_sources,
-    ensure_may_read_identifiable,
+    ensure_may_read_identifiable_source,
     ensure_may_write_sources,
     ensure_source_visible,
     visible_sources,
@@ -311,7 +311,7 @@ def get_text(
         ensure_consent_allows(session, source, Use.share)
         parts = _deidentified_parts(session, runtime, source, with_elements)
     else:
-        ensure_may_read_identifiable(principal, site_id=source.site_id)
+        ensure_may_read_identifiable_source(session, principal, source)
         pairs = texts_service.require_text(session=session, source=source)
         audit.record("text.read_identifiable", "source", source.id, {"format": format})
         parts = [
@@ -412,7 +412,7 @@ def assign_speakers(
     """Assign a speaker to a range of segments (e.g. of a machine transcript)."""
     source = sources_service.get_or_raise(session=session, source_id=source_id)
     ensure_source_visible(session, principal, source)
-    ensure_may_read_identifiable(principal, site_id=source.site_id)
+    ensure_may_read_identifiable_source(session, principal, source)
     ensure_may_write_sources(principal, site_id=source.site_id)
     if data.last < data.first:
         raise Unprocessable("last comes before first.")
@@ -489,7 +489,7 @@ def get_file_content(
     """The original, byte for byte, streamed; honours a single ``Range``."""
     source = sources_service.get_or_raise(session=session, source_id=source_id)
     ensure_source_visible(session, principal, source)
-    ensure_may_read_identifiable(principal, site_id=source.site_id)
+    ensure_may_read_identifiable_source(session, principal, source)
     file = sources_service.get_file_or_raise(session=session, source_id=source_id, file_id=file_id)
     if file.erased_at is not None:
         raise Gone(

@@ -27,10 +27,12 @@ from schemas.sources import (
     SourceCreate,
     SourceFilters,
     SourceRead,
+    WithdrawalHold,
 )
 from service.access.service import (
     Use,
     ensure_may_write_sources,
+    identifiable_closed_ids,
     may_read_identifiable,
     participants_lacking,
 )
@@ -341,6 +343,7 @@ def create(
     if metadata.participants:
         participants_service.link(
             session=session,
+            principal=principal,
             source=source,
             links=participants_service.parse_links(metadata.participants),
         )
@@ -458,6 +461,28 @@ def _enqueue_text_job(session: Session, file: File, submit: Any, settings: Setti
         source_id=file.source_id,
         file_id=file.id,
     )
+
+
+def restart_text_job(
+    *, session: Session, file_id: uuid.UUID, submit: Any, settings: Settings
+) -> bool:
+    """Queue the file's extraction or transcription again after a job of it was overtaken by a
+    change to its source (its result discarded), so the file is not left ``running``; nothing
+    for a file that went or was erased meanwhile. The new job begins at the new generation."""
+    file = session.get(File, file_id)
+    if file is None or file.erased_at is not None:
+        return False
+    lock(session=session, source_id=file.source_id)
+    session.refresh(file)
+    if file.extraction_status != ExtractionStatus.running:
+        return False
+    file.extraction_status = ExtractionStatus.pending
+    file.extraction_reason = None
+    session.add(file)
+    session.flush()
+    _enqueue_text_job(session, file, submit, settings)
+    refresh_status(session=session, source_id=file.source_id)
+    return True
 
 
 def is_recording(file: File) -> bool:
@@ -750,6 +775,7 @@ def describe(
     jobs = jobs_service.latest_for_files(
         session=session, file_ids=[f.id for fs in files.values() for f in fs]
     )
+    closed = identifiable_closed_ids(session=session, source_ids=ids)
     site_ids = {s.site_id for s in sources if s.site_id is not None}
     sites = (
         {site.id: site for site in session.exec(select(Site).where(col(Site.id).in_(site_ids)))}
@@ -791,11 +817,22 @@ def describe(
                 status=SourceStatus(source.status),
                 status_reason=source.status_reason,
                 deid_status=DeidStatus(source.deid_status),
+                withdrawal_hold=(
+                    WithdrawalHold(
+                        at=source.withdrawal_hold_at, reason=source.withdrawal_hold_reason
+                    )
+                    if source.withdrawal_hold_at is not None
+                    else None
+                ),
                 files=[
                     FileRead.model_validate(f).model_copy(
                         update={
                             "job_id": jobs.get(f.id),
-                            "original_filename": f.original_filename if identifiable else None,
+                            "original_filename": (
+                                f.original_filename
+                                if identifiable and source.id not in closed
+                                else None
+                            ),
                         }
                     )
                     for f in files[source.id]

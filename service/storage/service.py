@@ -283,6 +283,13 @@ class ObjectStore:
     def remove(self, bucket: str, key: str) -> None:
         self.client.remove_object(bucket, key)
 
+    def list_keys(self, bucket: str, prefix: str) -> list[str]:
+        return [
+            o.object_name
+            for o in self.client.list_objects(bucket, prefix, recursive=True)
+            if o.object_name is not None
+        ]
+
     def remove_prefix(self, bucket: str, prefix: str) -> int:
         """Remove every object under ``prefix``; return how many were removed."""
         names = [o.object_name for o in self.client.list_objects(bucket, prefix, recursive=True)]

@@ -17,6 +17,7 @@ from sqlalchemy import delete, update
 from sqlmodel import Session, col, select
 
 from schemas.sources import TextPart
+from service.access.service import identifiable_closed
 from service.db import after_commit, new_id, on_rollback, transaction, utcnow
 from service.deid import service as deid_service
 from service.deid.models import Redaction
@@ -593,8 +594,15 @@ def redact_audio(*, runtime: Runtime, claim: Claim) -> None:
         file = session.get(File, file_id)
         source = session.get(Source, file.source_id) if file else None
         text = session.exec(select(ExtractedText).where(ExtractedText.file_id == file_id)).first()
-        if file is None or source is None or text is None or source.deid_approved_at is None:
-            claim.succeed(session)  # gone, or no longer approved: nothing to make
+        if (
+            file is None
+            or source is None
+            or text is None
+            or source.deid_approved_at is None
+            or identifiable_closed(session, source)
+        ):
+            # Gone, no longer approved, or the voice withdrawn with the identifiable tier.
+            claim.succeed(session)
             return
         texts = [text]
         if len(deid_service.recordings_to_redact(session=session, source=source)) == 1:
