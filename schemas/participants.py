@@ -66,9 +66,13 @@ class ConsentForm(BaseModel):
 class ConsentRead(BaseModel):
     id: uuid.UUID
     scopes: Scopes
-    given_on: date
+    given_on: date | None = Field(
+        description="Null for those outside the participant's site's identifiable tier"
+    )
     form: ConsentForm | None
-    created_at: datetime
+    created_at: datetime | None = Field(
+        description="Null for those outside the participant's site's identifiable tier"
+    )
 
 
 WithdrawalMode = Literal["erase", "retain_deidentified"]
@@ -85,7 +89,9 @@ class ParticipantRead(BaseModel):
     code: str
     site: SiteRef
     role: ParticipantRole
-    role_detail: str | None
+    role_detail: str | None = Field(
+        description="Null for those outside the participant's site's identifiable tier"
+    )
     consent: ConsentRead | None = Field(description="The consent in force: the newest given")
     withdrawn_at: datetime | None
     withdrawal_mode: str | None

@@ -85,6 +85,9 @@ class Settings(BaseSettings):
     # Metadata combinations (site x role x date) shared by fewer people than this are
     # generalised for those outside a source's identifiable tier.
     disclosure_k: int = 3
+    # The most sources one list request examines when filters on role, participant or date
+    # must be checked against generalised values; past it, a page can come back short.
+    list_scan_rows: int = Field(default=1000, ge=1)
 
     # Participants' identifying details are encrypted with these Fernet keys (comma-separated,
     # the first one encrypts). Empty in dev mode: a key is generated into the data directory.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import traceback
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -54,6 +55,15 @@ class NotFound(AppError):
     status_code = 404
 
 
+class Concealed(NotFound):
+    """A refusal answered exactly as an unknown id would be, so that it does not confirm that
+    the target exists; it is audited like any other refusal."""
+
+    def __init__(self, message: str, *, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
 class Conflict(AppError):
     status_code = 409
 
@@ -93,7 +103,20 @@ def _body(error: str, detail: str, **extra: Any) -> dict[str, Any]:
     return {"error": error, "detail": detail, **extra}
 
 
-def _audit_refusal(request: Request, exc: Forbidden | Unauthorized) -> None:
+def described(exc: BaseException) -> str:
+    """An exception for a log or a stored error, without its message: the messages of
+    database and driver errors carry the values they were given, which can be participants'
+    words. The class names of the exception and its causes, and where it was raised."""
+    names: list[str] = []
+    cause: BaseException | None = exc
+    while cause is not None and len(names) < 5:
+        names.append(type(cause).__name__)
+        cause = cause.__cause__ or cause.__context__
+    frames = "".join(traceback.format_tb(exc.__traceback__))
+    return f"{' <- '.join(names)}\n{frames}".rstrip()
+
+
+def _audit_refusal(request: Request, exc: AppError, reason: str) -> None:
     """Every refusal is an audit event, written on its own since the request rolls back.
 
     Refusals of requests without a valid token are written within the runtime's budget per
@@ -103,7 +126,7 @@ def _audit_refusal(request: Request, exc: Forbidden | Unauthorized) -> None:
     from service.deps import actor_of
 
     runtime = request.app.state.runtime
-    detail: dict[str, object] = {"reason": exc.message, "status": exc.status_code}
+    detail: dict[str, object] = {"reason": reason, "status": exc.status_code}
     if isinstance(exc, Unauthorized):
         held = runtime.refusal_budget.take()
         if held is None:
@@ -137,12 +160,15 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(AppError)
     def _app_error(request: Request, exc: AppError) -> JSONResponse:
         if isinstance(exc, Forbidden | Unauthorized):
-            _audit_refusal(request, exc)
+            _audit_refusal(request, exc, exc.message)
+        elif isinstance(exc, Concealed):
+            _audit_refusal(request, exc, exc.reason)
         headers = dict(exc.headers or {})
         if isinstance(exc, Unauthorized):
             headers["WWW-Authenticate"] = "Bearer"
+        name = NotFound.__name__ if isinstance(exc, Concealed) else type(exc).__name__
         return JSONResponse(
-            _body(type(exc).__name__, exc.message, **exc.extra),
+            _body(name, exc.message, **exc.extra),
             status_code=exc.status_code,
             headers=headers,
         )

@@ -124,8 +124,8 @@ def test_list_pages_use_an_index_not_offset(clean: Runtime) -> None:
         query = sources_service.keyset_query(
             filters=SourceFilters(),
             site_id=sources_service.new_id(),
-            cursor=sources_service.encode_cursor(sources_service.new_id()),
-            limit=50,
+            after=sources_service.new_id(),
+            count=51,
         )
         compiled = query.compile(clean.engine, compile_kwargs={"literal_binds": True})
         sql = str(compiled)

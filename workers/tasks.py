@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from service.db import transaction
 from service.deid import service as deid_service
+from service.errors import described
 from service.extraction.sandbox import Sandbox
 from service.jobs import service as jobs_service
 from service.jobs.models import JobKind
@@ -122,8 +123,8 @@ def run_job(job_id: uuid.UUID, *, runtime: Runtime) -> None:
         claim = jobs_service.claim(
             engine=runtime.engine, job_id=job_id, worker=jobs_service.worker_name(), lease=lease
         )
-    except Exception:  # noqa: BLE001  (database down: the sweeper re-drives the job later)
-        log.warning("could not claim job %s", job_id, exc_info=True)
+    except Exception as exc:  # noqa: BLE001  (database down: the sweeper re-drives the job later)
+        log.warning("could not claim job %s: %s", job_id, described(exc))
         return
     if claim is None:
         return  # taken by another worker, finished, or out of attempts
@@ -150,13 +151,19 @@ def run_job(job_id: uuid.UUID, *, runtime: Runtime) -> None:
         except jobs_service.LeaseLost:
             pass
     except Exception as exc:  # noqa: BLE001  (a fault of ours, e.g. the store is down)
-        log.warning("job %s hit %s; it will be retried", job_id, type(exc).__name__, exc_info=True)
-        _retry_or_fail(runtime, claim, f"{type(exc).__name__}: {exc}")
+        # Never the message: a database error's carries the values it was given.
+        log.warning("job %s hit %s; it will be retried", job_id, described(exc))
+        _retry_or_fail(runtime, claim, type(exc).__name__)
 
 
-def _retry_or_fail(runtime: Runtime, claim: jobs_service.Claim, error: str) -> None:
+def _retry_or_fail(runtime: Runtime, claim: jobs_service.Claim, error_class: str) -> None:
+    """Queue the job again, or fail it once its attempts are used; the stored error is a fixed
+    sentence and the exception's class, never its message."""
     try:
-        if jobs_service.release_for_retry(engine=runtime.engine, claim=claim, error=error):
+        retry = (
+            f"An attempt failed on an error inside the archive ({error_class}); it will be retried."
+        )
+        if jobs_service.release_for_retry(engine=runtime.engine, claim=claim, error=retry):
             return
         reason = (
             "The archive could not process this file after several attempts "
@@ -165,9 +172,9 @@ def _retry_or_fail(runtime: Runtime, claim: jobs_service.Claim, error: str) -> N
         with transaction(runtime.engine) as session:
             if claim.job.file_id is not None:
                 texts_service.mark_failed(session=session, file_id=claim.job.file_id, reason=reason)
-            claim.fail(session, f"{reason} Last error: {error}")
-    except Exception:  # noqa: BLE001  (the lease lapses and the sweeper takes over)
-        log.warning("could not record the outcome of job %s", claim.job.id, exc_info=True)
+            claim.fail(session, f"{reason} Last error: {error_class}.")
+    except Exception as exc:  # noqa: BLE001  (the lease lapses and the sweeper takes over)
+        log.warning("could not record the outcome of job %s: %s", claim.job.id, described(exc))
 
 
 def sweep(runtime: Runtime) -> int:

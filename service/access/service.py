@@ -40,6 +40,11 @@ def may_read_identifiable(principal: Principal, *, site_id: uuid.UUID | None) ->
     return False
 
 
+def may_read_identifiable_everywhere(principal: Principal) -> bool:
+    """Whether ``may_read_identifiable`` holds for every site (and for no site)."""
+    return principal.role is Role.admin
+
+
 def ensure_may_read_identifiable(principal: Principal, *, site_id: uuid.UUID | None) -> None:
     if may_read_identifiable(principal, site_id=site_id):
         return

@@ -16,5 +16,7 @@ router = APIRouter(tags=["jobs"])
 
 @router.get("/jobs/{job_id}", response_model=JobRead, responses=responses(Unauthorized, NotFound))
 def get_job(job_id: uuid.UUID, session: SessionDep, principal: CurrentUser) -> JobRead:
-    """A background job's status, attempts and error."""
-    return JobRead.model_validate(jobs_service.get_or_raise(session=session, job_id=job_id))
+    """A background job's status, attempts and error; only with its source."""
+    return JobRead.model_validate(
+        jobs_service.get_visible_or_raise(session=session, principal=principal, job_id=job_id)
+    )

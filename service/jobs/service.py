@@ -16,9 +16,13 @@ from sqlalchemy import ColumnElement, and_, or_, update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
+from service.access.service import ensure_source_visible
+from service.auth.models import Role
+from service.auth.service import Principal
 from service.db import after_commit, transaction, utcnow
-from service.errors import NotFound
+from service.errors import Concealed, Forbidden, NotFound
 from service.jobs.models import Job, JobKind, JobStatus
+from service.sources.models import Source
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +61,21 @@ def get_or_raise(*, session: Session, job_id: uuid.UUID) -> Job:
     job = session.get(Job, job_id)
     if job is None:
         raise NotFound("No job with that id.")
+    return job
+
+
+def get_visible_or_raise(*, session: Session, principal: Principal, job_id: uuid.UUID) -> Job:
+    """A job, for whoever may see its source (a job of no source: admins only). A job the
+    principal may not see is answered like an unknown one, so its existence is not confirmed."""
+    job = get_or_raise(session=session, job_id=job_id)
+    source = session.get(Source, job.source_id) if job.source_id is not None else None
+    try:
+        if source is not None:
+            ensure_source_visible(session, principal, source)
+        elif principal.role is not Role.admin:
+            raise Forbidden("Only admins see jobs that belong to no source.")
+    except Forbidden as refusal:
+        raise Concealed("No job with that id.", reason=refusal.message) from None
     return job
 
 

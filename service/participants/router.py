@@ -27,6 +27,7 @@ from service.access.service import (
     ensure_may_read_identifiable,
     ensure_may_write_sources,
     ensure_source_visible,
+    may_read_identifiable,
 )
 from service.deps import AdminUser, AuditDep, CurrentUser, RuntimeDep, SessionDep
 from service.errors import (
@@ -70,7 +71,9 @@ def create_participant(
         participant.id,
         {"code": participant.code, "identity": data.identity is not None},
     )
-    return participants_service.describe_one(session=session, participant=participant)
+    return participants_service.describe_one(
+        session=session, participant=participant, principal=principal
+    )
 
 
 @router.get(
@@ -85,7 +88,9 @@ def list_participants(
     rows, next_cursor = participants_service.list_page(
         session=session, site=query.site, role=query.role, limit=query.limit, cursor=query.cursor
     )
-    items = participants_service.describe(session=session, participants=rows, identities={})
+    items = participants_service.describe(
+        session=session, participants=rows, principal=principal, identities={}
+    )
     return Page(items=items, next_cursor=next_cursor)
 
 
@@ -111,7 +116,7 @@ def get_participant(
         found = participants_service.identity_of(participant=participant, cipher=runtime.cipher)
         audit.record("participant.read_identity", "participant", participant.id)
     return participants_service.describe_one(
-        session=session, participant=participant, identity=found
+        session=session, participant=participant, principal=principal, identity=found
     )
 
 
@@ -138,7 +143,9 @@ def update_participant(
         cipher=runtime.cipher,
     )
     audit.record("participant.update", "participant", participant.id, {"fields": changed})
-    return participants_service.describe_one(session=session, participant=participant)
+    return participants_service.describe_one(
+        session=session, participant=participant, principal=principal
+    )
 
 
 _CONSENT_FORM = {
@@ -248,7 +255,9 @@ def record_consent(
                 "form_sha256": form["form_sha256"] if form else None,
             },
         )
-        return participants_service.describe_one(session=session, participant=participant)
+        return participants_service.describe_one(
+            session=session, participant=participant, principal=principal
+        )
 
 
 @router.get(
@@ -259,10 +268,12 @@ def record_consent(
 def consent_history(
     participant_id: uuid.UUID, session: SessionDep, principal: CurrentUser
 ) -> list[ConsentRead]:
-    """Every consent recorded for the participant, newest first."""
-    participants_service.get_or_raise(session=session, participant_id=participant_id)
+    """Every consent recorded for the participant, newest first; its dates only for those who
+    may read the participant's site's identifiable tier."""
+    participant = participants_service.get_or_raise(session=session, participant_id=participant_id)
+    identifiable = may_read_identifiable(principal, site_id=participant.site_id)
     return [
-        participants_service.consent_read(c)
+        participants_service.consent_read(c, identifiable=identifiable)
         for c in participants_service.consent_history(
             session=session, participant_id=participant_id
         )
@@ -375,7 +386,9 @@ def withdraw_participant(
         mode=data.mode,
     )
     audit.record("participant.withdraw", "participant", participant.id, report)
-    return participants_service.describe_one(session=session, participant=participant)
+    return participants_service.describe_one(
+        session=session, participant=participant, principal=principal
+    )
 
 
 @router.post(

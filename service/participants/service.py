@@ -21,7 +21,11 @@ from schemas.participants import (
     WithdrawalRequestRef,
 )
 from schemas.sources import SiteRef
-from service.access.service import ensure_may_link, ensure_may_manage_participants
+from service.access.service import (
+    ensure_may_link,
+    ensure_may_manage_participants,
+    may_read_identifiable,
+)
 from service.auth.service import Principal
 from service.db import utcnow
 from service.errors import Conflict, NotFound, Unprocessable
@@ -220,7 +224,9 @@ def parse_consent_fields(fields: dict[str, list[str]]) -> tuple[dict[str, bool],
     return {scope: scope in granted for scope in SCOPES}, given_on
 
 
-def consent_read(consent: Consent) -> ConsentRead:
+def consent_read(consent: Consent, *, identifiable: bool) -> ConsentRead:
+    """A consent for the API; its dates (which can date an interview) only when
+    ``identifiable``. The scopes are metadata: every user may know what a consent allows."""
     form = None
     if consent.form_key and consent.form_sha256 and consent.form_media_type:
         form = ConsentForm(
@@ -231,9 +237,9 @@ def consent_read(consent: Consent) -> ConsentRead:
     return ConsentRead(
         id=consent.id,
         scopes=Scopes(**{scope: getattr(consent, scope) for scope in SCOPES}),
-        given_on=consent.given_on,
+        given_on=consent.given_on if identifiable else None,
         form=form,
-        created_at=consent.created_at,
+        created_at=consent.created_at if identifiable else None,
     )
 
 
@@ -253,8 +259,15 @@ def open_requests_of(
 
 
 def describe(
-    *, session: Session, participants: list[Participant], identities: dict[uuid.UUID, Identity]
+    *,
+    session: Session,
+    participants: list[Participant],
+    principal: Principal,
+    identities: dict[uuid.UUID, Identity],
 ) -> list[ParticipantRead]:
+    """The API view of participants. ``role_detail`` and consent dates belong to the
+    identifiable tier of the participant's site: others get null (code, site, role and consent
+    scopes are metadata)."""
     consents = current_consents(session=session, participant_ids=[p.id for p in participants])
     requests = open_requests_of(session=session, participant_ids=[p.id for p in participants])
     site_ids = {p.site_id for p in participants}
@@ -263,38 +276,48 @@ def describe(
         if site_ids
         else {}
     )
-    return [
-        ParticipantRead(
-            id=p.id,
-            code=p.code,
-            site=SiteRef(id=p.site_id, code=sites[p.site_id].code),
-            role=ParticipantRole(p.role),
-            role_detail=p.role_detail,
-            consent=consent_read(consents[p.id]) if p.id in consents else None,
-            withdrawn_at=p.withdrawn_at,
-            withdrawal_mode=p.withdrawal_mode,
-            withdrawal_request=(
-                WithdrawalRequestRef(
-                    id=requests[p.id].id,
-                    mode=requests[p.id].mode,
-                    requested_at=requests[p.id].requested_at,
-                )
-                if p.id in requests
-                else None
-            ),
-            identity=identities.get(p.id),
-            created_at=p.created_at,
-            updated_at=p.updated_at,
+    result = []
+    for p in participants:
+        identifiable = may_read_identifiable(principal, site_id=p.site_id)
+        consent = consents.get(p.id)
+        result.append(
+            ParticipantRead(
+                id=p.id,
+                code=p.code,
+                site=SiteRef(id=p.site_id, code=sites[p.site_id].code),
+                role=ParticipantRole(p.role),
+                role_detail=p.role_detail if identifiable else None,
+                consent=consent_read(consent, identifiable=identifiable) if consent else None,
+                withdrawn_at=p.withdrawn_at,
+                withdrawal_mode=p.withdrawal_mode,
+                withdrawal_request=(
+                    WithdrawalRequestRef(
+                        id=requests[p.id].id,
+                        mode=requests[p.id].mode,
+                        requested_at=requests[p.id].requested_at,
+                    )
+                    if p.id in requests
+                    else None
+                ),
+                identity=identities.get(p.id),
+                created_at=p.created_at,
+                updated_at=p.updated_at,
+            )
         )
-        for p in participants
-    ]
+    return result
 
 
 def describe_one(
-    *, session: Session, participant: Participant, identity: Identity | None = None
+    *,
+    session: Session,
+    participant: Participant,
+    principal: Principal,
+    identity: Identity | None = None,
 ) -> ParticipantRead:
     identities = {participant.id: identity} if identity is not None else {}
-    return describe(session=session, participants=[participant], identities=identities)[0]
+    return describe(
+        session=session, participants=[participant], principal=principal, identities=identities
+    )[0]
 
 
 # -- links to sources --------------------------------------------------------------------

@@ -234,12 +234,19 @@ def list_sources(
     audit: AuditDep,
     query: Annotated[SourceListQuery, Query()],
 ) -> Page[SourceRead]:
-    """List sources, newest first, with filters and a cursor."""
+    """List sources, newest first, with filters and a cursor.
+
+    Filters answer from the values shown to the caller (a generalised date matches a range
+    only by its whole quarter); a page may come back short when many rows had to be examined:
+    follow ``next_cursor`` until it is null."""
     rows, next_cursor = sources_service.list_page(
         session=session,
         filters=query,
         limit=query.limit,
         cursor=query.cursor,
+        principal=principal,
+        k=runtime.settings.disclosure_k,
+        scan_rows=runtime.settings.list_scan_rows,
         visible=visible_sources(principal),
     )
     return Page(

@@ -34,6 +34,7 @@ from service.access.service import (
     ensure_may_write_sources,
     identifiable_closed_ids,
     may_read_identifiable,
+    may_read_identifiable_everywhere,
     participants_lacking,
 )
 from service.audit.service import Recorder
@@ -670,9 +671,19 @@ def list_page(
     filters: SourceFilters,
     limit: int,
     cursor: str | None,
+    principal: Principal,
+    k: int,
+    scan_rows: int,
     visible: Any | None = None,
 ) -> tuple[list[Source], str | None]:
-    """Newest first, by keyset on the time-ordered id: each page is an index range scan."""
+    """Newest first, by keyset on the time-ordered id: each page is an index range scan.
+
+    Filters on role, participant and date answer from the values the viewer is shown
+    (``disclosure.answers``). The SQL pre-filter lets through every source that can match;
+    rows the shown values rule out are dropped, and further rows fetched so that pages stay
+    full. At most ``scan_rows`` rows are examined per request: past that the page is returned
+    as it stands (perhaps short) with a cursor to go on from.
+    """
     if filters.date_from and filters.date_to and filters.date_from > filters.date_to:
         raise Unprocessable("date_from is after date_to.")
     site_id = None
@@ -681,24 +692,65 @@ def list_page(
         if site is None:
             raise Unprocessable(f"No site with the code {filters.site!r}.")
         site_id = site.id
-    query = keyset_query(filters=filters, site_id=site_id, cursor=cursor, limit=limit)
-    if visible is not None:
-        query = query.where(visible)
-    rows = list(session.exec(query))
-    next_cursor = encode_cursor(rows[limit - 1].id) if len(rows) > limit else None
-    return rows[:limit], next_cursor
+    position = decode_cursor(cursor) if cursor is not None else None
+    exact = may_read_identifiable_everywhere(principal) or not disclosure.probing(filters)
+
+    def fetch(after: uuid.UUID | None, count: int) -> list[Source]:
+        query = keyset_query(
+            filters=filters, site_id=site_id, after=after, count=count, widen=not exact
+        )
+        if visible is not None:
+            query = query.where(visible)
+        return list(session.exec(query))
+
+    if exact:
+        rows = fetch(position, limit + 1)
+        next_cursor = encode_cursor(rows[limit - 1].id) if len(rows) > limit else None
+        return rows[:limit], next_cursor
+
+    matched: list[Source] = []
+    scanned = 0
+    while len(matched) <= limit and scanned < scan_rows:
+        wanted = min(limit + 1 - len(matched), scan_rows - scanned)
+        batch = fetch(position, wanted)
+        scanned += len(batch)
+        roles = roles_of(session=session, source_ids=[s.id for s in batch])
+        for source in batch:
+            shown = disclosure.view(
+                session=session, principal=principal, source=source, roles=roles[source.id], k=k
+            )
+            if disclosure.answers(shown, filters):
+                matched.append(source)
+        if len(batch) < wanted:  # no rows left
+            return matched, None
+        position = batch[-1].id
+    if len(matched) > limit:
+        return matched[:limit], encode_cursor(matched[limit - 1].id)
+    # Out of budget. Going on from the last row returned, not the last row examined, keeps the
+    # id of a dropped row out of the cursor, unless no row at all was returned.
+    return matched, encode_cursor(matched[-1].id if matched else position)  # type: ignore[arg-type]
 
 
 def keyset_query(
-    *, filters: SourceFilters, site_id: uuid.UUID | None, cursor: str | None, limit: int
+    *,
+    filters: SourceFilters,
+    site_id: uuid.UUID | None,
+    after: uuid.UUID | None,
+    count: int,
+    widen: bool = False,
 ) -> SelectOfScalar[Source]:
-    """One page (plus one row, to know whether another page follows) of filtered sources."""
+    """``count`` filtered sources older than ``after``, newest first.
+
+    ``widen`` makes the role and date conditions a pre-filter for viewers shown generalised
+    values: the role's whole group, the dates' whole quarters (``disclosure.answers`` decides).
+    """
     query = select(Source)
     if site_id is not None:
         query = query.where(Source.site_id == site_id)
     if filters.role is not None:
+        roles = disclosure.group_roles(filters.role) if widen else [filters.role]
         query = query.where(
-            exists().where(SourceRole.source_id == Source.id, SourceRole.role == filters.role)  # type: ignore[arg-type]
+            exists().where(SourceRole.source_id == Source.id, col(SourceRole.role).in_(roles))  # type: ignore[arg-type]
         )
     if filters.participant is not None:
         query = query.where(participants_service.has_participant(filters.participant))
@@ -708,13 +760,20 @@ def keyset_query(
         query = query.where(Source.level == filters.level)
     if filters.status is not None:
         query = query.where(Source.status == filters.status)
-    if filters.date_from is not None:
-        query = query.where(col(Source.occurred_on) >= filters.date_from)
-    if filters.date_to is not None:
-        query = query.where(col(Source.occurred_on) <= filters.date_to)
-    if cursor is not None:
-        query = query.where(col(Source.id) < decode_cursor(cursor))
-    return query.order_by(col(Source.id).desc()).limit(limit + 1)
+    if widen:
+        since, before = disclosure.quarter_span(filters.date_from, filters.date_to)
+        if since is not None:
+            query = query.where(col(Source.occurred_on) >= since)
+        if before is not None:
+            query = query.where(col(Source.occurred_on) < before)
+    else:
+        if filters.date_from is not None:
+            query = query.where(col(Source.occurred_on) >= filters.date_from)
+        if filters.date_to is not None:
+            query = query.where(col(Source.occurred_on) <= filters.date_to)
+    if after is not None:
+        query = query.where(col(Source.id) < after)
+    return query.order_by(col(Source.id).desc()).limit(count)
 
 
 # -- deleting ----------------------------------------------------------------------------
@@ -766,7 +825,8 @@ def describe(
     Original filenames often name a participant, so only those entitled to identifiable
     material see them, and showing them is an identifiable read: one audit event per call
     names the sources (never the filenames). The reasons in ``status_reason`` name files by
-    id for the same reason.
+    id for the same reason. Date, roles and participants are what ``disclosure.view`` allows
+    the principal.
     """
     ids = [s.id for s in sources]
     files = files_of(session=session, source_ids=ids)
@@ -786,15 +846,9 @@ def describe(
     for source in sources:
         site = sites.get(source.site_id) if source.site_id else None
         identifiable = may_read_identifiable(principal, site_id=source.site_id)
-        if identifiable:
-            view = disclosure.Shown(
-                "exact",
-                source.occurred_on,
-                source.occurred_on.isoformat() if source.occurred_on else None,
-                roles[source.id],
-            )
-        else:
-            view = disclosure.shown(session=session, source=source, roles=roles[source.id], k=k)
+        view = disclosure.view(
+            session=session, principal=principal, source=source, roles=roles[source.id], k=k
+        )
         result.append(
             SourceRead(
                 id=source.id,
@@ -813,6 +867,7 @@ def describe(
                     # A speaker label is often a name: identifiable tier.
                     ParticipantRef(code=p.code, speaker_label=label if identifiable else None)
                     for p, label in links[source.id]
+                    if view.shows_participants
                 ],
                 status=SourceStatus(source.status),
                 status_reason=source.status_reason,
