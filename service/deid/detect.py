@@ -155,7 +155,8 @@ def _normalise(term: str) -> str:
     return " ".join(term.split()).casefold()
 
 
-def _is_acronym(term: str) -> bool:
+def is_acronym(term: str) -> bool:
+    """Whether a term is written as an acronym: two or more letters, none lower case, one word."""
     letters = [c for c in term if c.isalpha()]
     return len(letters) >= 2 and not any(c.islower() for c in letters) and " " not in term
 
@@ -203,11 +204,13 @@ class AllowList:
         self, text: str, start: int, end: int, *, edges: bool = True
     ) -> tuple[int, int] | None:
         """The part of ``text[start:end]`` to keep as a span, or None if it is all allowed
-        vocabulary. With ``edges`` false only a whole-span match is dropped."""
+        vocabulary. With ``edges`` false only a whole-span match is dropped (for patterns:
+        "uk" ends a spoken e-mail address, and is part of it)."""
         if self.allows(text[start:end]):
             return None
         if not edges or not self.trimmable:
             return start, end
+        original = (start, end)
         changed = True
         while changed:
             changed = False
@@ -235,6 +238,8 @@ class AllowList:
                         end -= 1
                     changed = True
                     break
+        if (start, end) == original:
+            return start, end
         rest_words = re.findall(r"[^\W_][\w'’&.-]*", text[start:end])
         if not any(w.lower() not in STOP_WORDS and w.lower() not in FILLERS for w in rest_words):
             return None
@@ -253,7 +258,7 @@ def _allow_list(terms: frozenset[str]) -> AllowList:
     for term in terms:
         key = _normalise(term)
         longest = max(longest, len(key.split()))
-        if _is_acronym(term):
+        if is_acronym(term):
             acronyms.add(term.upper())
         else:
             keys.add(key)
@@ -1414,6 +1419,15 @@ def _tidy(text: str, start: int, end: int, entity_type: str) -> list[tuple[int, 
 
 
 NER = "spacy_ner"
+_TITLE_BEFORE = re.compile(rf"\b(?:{TITLES})\.?\s+$")
+
+
+def _after_title(text: str, start: int) -> bool:
+    """Whether a span follows a title: "Ward" in "Dr Ward" is a name, whatever the allow list
+    says of wards."""
+    return _TITLE_BEFORE.search(text[max(0, start - 16) : start]) is not None
+
+
 # A recogniser's find at least this sure takes its text away from an overlapping NER span.
 CARVE_SCORE = 0.75
 
@@ -1804,8 +1818,9 @@ class Detector:
                     RecognizerResult.RECOGNIZER_NAME_KEY, "unknown"
                 )
                 for start, end in _tidy(chunk, result.start, result.end, result.entity_type):
-                    if name != TitledPersonRecognizer.NAME:
-                        kept = allowed.trim(chunk, start, end, edges=trim_allowed)
+                    if not _after_title(chunk, start):
+                        edges = trim_allowed and result.entity_type in NAME_TYPES
+                        kept = allowed.trim(chunk, start, end, edges=edges)
                         if kept is None:
                             continue
                         start, end = kept
@@ -1834,8 +1849,9 @@ class Detector:
         for c in _resolve(candidates, text):
             # What a longer span left over ("EPR" of "Northgate EPR" when the deny list took
             # "Northgate") passes the allow list again.
-            if not c.denied and c.recognizer != TitledPersonRecognizer.NAME:
-                kept = allowed.trim(text, c.start, c.end, edges=trim_allowed)
+            if not c.denied and not _after_title(text, c.start):
+                edges = trim_allowed and c.entity_type in NAME_TYPES
+                kept = allowed.trim(text, c.start, c.end, edges=edges)
                 if kept is None:
                     continue
                 c.start, c.end = kept
