@@ -14,7 +14,7 @@ Wards (WARD) count with organisations, as hospitals do.
 
 Vocabulary. The project's default vocabulary (``service.deid.vocabulary``: EPR, go-live, NHS
 England ...) must not be redacted. Every occurrence of one of its terms outside a ground-truth
-span (whole words, case-insensitive, longest first; an acronym only in capitals or lower case,
+span (whole words, case-insensitive, longest first; an acronym not when capitalised as a word,
 as the detector matches it) counts; it is redacted when a predicted span overlaps it. The rate
 of redacted occurrences is measured three ways: before (no vocabulary given to the detector),
 exact only (spans that are exactly a term dropped, nothing trimmed), and after (as the archive
@@ -251,7 +251,7 @@ def vocabulary_occurrences(
         found = []
         for match in pattern.finditer(passage["text"]):
             term = " ".join(match.group(0).split())
-            acronym = term.upper() in acronyms and term in (term.upper(), term.lower())
+            acronym = term.upper() in acronyms and not (term.istitle() and not term.isupper())
             if term.casefold() not in keys and not acronym:
                 continue  # "Ed", a capitalised word, is not the acronym ED
             occurrence = {"start": match.start(), "end": match.end(), "term": term}

@@ -122,8 +122,9 @@ class AllowTermCreate(BaseModel):
         max_length=200,
         description=(
             "A word or phrase never to redact, e.g. EPR or go-live. Compared case-insensitively "
-            "with whitespace normalised; written in capitals it is an acronym, which does not "
-            "match a capitalised word (ED is not Ed)."
+            "with whitespace normalised; written in capitals it is an acronym, which matches in "
+            "any case but not capitalised as a word (EPMA matches ePMA and epma; ED does not "
+            "match the name Ed)."
         ),
     )
 

@@ -155,6 +155,12 @@ def _normalise(term: str) -> str:
     return " ".join(term.split()).casefold()
 
 
+def _capitalised(word: str) -> bool:
+    """Whether a word is written as a name is ("Ed", "Pas"), not as an acronym ("ED", "ePMA",
+    "ed")."""
+    return word.istitle() and not word.isupper()
+
+
 def is_acronym(term: str) -> bool:
     """Whether a term is written as an acronym: two or more letters, none lower case, one word."""
     letters = [c for c in term if c.isalpha()]
@@ -167,8 +173,9 @@ class AllowList:
     the caller adds (the project's vocabulary, a source's speaker labels).
 
     A span whose whole text is a term (case-insensitively, whitespace normalised) is dropped.
-    A term written in capitals ("ED", "PAS") is an acronym and matches only in capitals or in
-    lower case, so that "Ed", a person, is not taken for the emergency department. A span that
+    A term written in capitals ("ED", "PAS") is an acronym and matches in any case ("ePMA",
+    "epma") except capitalised as a word, so that "Ed", a person, is not taken for the
+    emergency department. A span that
     begins or ends with a term ("Northgate EPR", "NHS England North West") loses the term and
     keeps the rest, unless the term is a word that makes names ("Trust", "NHS Trust", "Ward":
     "Kettlewick NHS Trust" is one name) or is joined to the rest by "of", "for", "and"...
@@ -189,10 +196,8 @@ class AllowList:
         if key in self.keys:
             return True
         upper = key.upper()
-        if upper in self.acronyms:
-            stripped = " ".join(found.split())
-            if stripped in (upper, key):
-                return True
+        if upper in self.acronyms and not _capitalised(found.strip()):
+            return True
         return any(
             p.fullmatch(key if p.flags & re.IGNORECASE else found.strip()) for p in ALLOW_PATTERNS
         )

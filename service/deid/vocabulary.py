@@ -11,8 +11,9 @@ SystmOne ...): a supplier names the few trusts that bought from it, so in this s
 identifying and belong on the deny list. Only generic programme, clinical-setting, standards and
 NHS-structure vocabulary, national bodies, nations and everyday words are here.
 
-A term written in capitals ("ED", "PAS") is an acronym: it matches in capitals, or in a
-lower-case transcript, but not capitalised as a word ("Ed", a person), see ``detect.AllowList``.
+A term written in capitals ("ED", "EPMA") is an acronym: it matches in any case ("ePMA", a
+lower-case transcript's "ed") but not capitalised as a word ("Ed", a person), see
+``detect.AllowList``.
 """
 
 from __future__ import annotations
