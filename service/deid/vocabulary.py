@@ -1,9 +1,11 @@
 """The project's default vocabulary: words that an evaluation of digital health programmes meets
 in every transcript and that identify nobody, so the detector never suggests them.
 
-The archive's first migration of this list writes these rows into ``deid_allow_term``; from then
-on the list is the admins' to edit (``/deid-allow-terms``), and the database, not this module,
-is what detection reads. This module stays the record of what a new archive starts with.
+The migration that made ``deid_allow_term`` (revision 0009) wrote these rows into it, from a
+frozen copy; from then on the list is the admins' to edit (``/deid-allow-terms``), and the
+database, not this module, is what detection reads. This module is the record of what a new
+archive starts with (the test fixtures restore it after each test, and ``Detector.detect`` uses
+it when not given the archive's list); changing it needs a revision that changes the rows.
 
 Supplier and product names are deliberately absent (Cerner, Oracle Health, Epic, System C,
 Dedalus, InterSystems, Meditech, EMIS, TPP, Nervecentre, Millennium, Lorenzo, TrakCare,
