@@ -17,6 +17,7 @@ EntityType = Literal[
     "PHONE",
     "NHS_NUMBER",
     "POSTCODE",
+    "WARD",
 ]
 
 
@@ -107,7 +108,7 @@ class TermCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     text: str = Field(min_length=2, max_length=200)
-    entity_type: Literal["ORGANISATION", "HOSPITAL", "SYSTEM", "LOCATION", "PERSON"]
+    entity_type: Literal["ORGANISATION", "HOSPITAL", "SYSTEM", "LOCATION", "PERSON", "WARD"]
 
 
 class TermRead(BaseModel):
@@ -116,4 +117,28 @@ class TermRead(BaseModel):
     id: uuid.UUID
     text: str
     entity_type: str
+    created_at: datetime
+
+
+class AllowTermCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    text: str = Field(
+        min_length=2,
+        max_length=200,
+        description=(
+            "A word or phrase never to redact, e.g. EPR or go-live. Compared case-insensitively "
+            "with whitespace normalised; written in capitals it is an acronym, which matches in "
+            "any case but not capitalised as a word (EPMA matches ePMA and epma; ED does not "
+            "match the name Ed)."
+        ),
+    )
+
+
+class AllowTermRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    text: str
+    created_by: uuid.UUID | None = Field(description="None for the archive's defaults")
     created_at: datetime

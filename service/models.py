@@ -2,7 +2,7 @@
 
 from service.audit.models import AuditEvent, AuditHead
 from service.auth.models import Token, User, UserSite
-from service.deid.models import Pseudonym, PseudonymCounter, Redaction, Term
+from service.deid.models import AllowTerm, Pseudonym, PseudonymCounter, Redaction, Term
 from service.jobs.models import Job
 from service.participants.models import (
     Consent,
@@ -15,6 +15,7 @@ from service.sources.models import File, Source, SourceRole
 from service.texts.models import ExtractedText
 
 __all__ = [
+    "AllowTerm",
     "AuditEvent",
     "AuditHead",
     "Consent",

@@ -37,6 +37,7 @@ from service.auth import service as auth_service  # noqa: E402
 from service.auth.models import Role  # noqa: E402
 from service.config import Dispatch, Settings  # noqa: E402
 from service.db import migrate, transaction  # noqa: E402
+from service.deid import service as deid_service  # noqa: E402
 from service.runtime import Runtime  # noqa: E402
 from service.sites import service as sites_service  # noqa: E402
 from service.storage.embedded import EmbeddedS3  # noqa: E402
@@ -208,8 +209,10 @@ def _empty_everything(runtime: Runtime) -> None:
         else:
             for table in tables:
                 session.execute(text(f"DELETE FROM {table}"))
-        # The audit chain starts again from its genesis, as on a new database.
+        # The audit chain starts again from its genesis, and the vocabulary from its defaults,
+        # as on a new database.
         session.add(AuditHead(id=1, seq=0, last_hash=GENESIS_HASH))
+        deid_service.seed_vocabulary(session=session)
     for bucket in (runtime.store.originals, runtime.store.derived):
         runtime.store.remove_prefix(bucket, "")
 

@@ -72,6 +72,10 @@ class World:
         body = {"text": f"Supplier {next(counter)}", "entity_type": "SYSTEM"}
         return str(self.admin.post("/deid-terms", json=body).json()["id"])
 
+    def fresh_allow_term(self) -> str:
+        body = {"text": f"Programme {next(counter)}"}
+        return str(self.admin.post("/deid-allow-terms", json=body).json()["id"])
+
     def fresh_user(self) -> str:
         body = {"email": f"u{next(counter)}@example.org", "role": "analyst"}
         return str(self.admin.post("/users", json=body).json()["id"])
@@ -276,6 +280,13 @@ MATRIX: dict[tuple[str, str], list[Case]] = {
     ],
     ("DELETE", "/api/v1/deid-terms/{term_id}"): [
         Case(admins(204), {"term_id": lambda w, a: w.fresh_term()})
+    ],
+    ("GET", "/api/v1/deid-allow-terms"): [Case(admins(200))],
+    ("POST", "/api/v1/deid-allow-terms"): [
+        Case(admins(201), json=lambda w: {"text": f"Programme {next(counter)}"})
+    ],
+    ("DELETE", "/api/v1/deid-allow-terms/{term_id}"): [
+        Case(admins(204), {"term_id": lambda w, a: w.fresh_allow_term()})
     ],
     ("PATCH", "/api/v1/sources/{source_id}/segments"): [
         Case(

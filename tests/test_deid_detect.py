@@ -25,6 +25,7 @@ from service.deid.detect import (
     _resolve,
     nhs_number_valid,
 )
+from service.deid.vocabulary import DEFAULT_VOCABULARY
 
 EVAL = Path(__file__).parent / "data" / "deid_eval.jsonl"
 GROUND_TRUTH_TYPES = {
@@ -286,13 +287,15 @@ def test_hospitals_and_wards(detector: Detector) -> None:
         "I moved from Ward 7 at St Elsewhere Hospital to the Ash ward, then ward seven at "
         "Northshire Community Health NHS Trust. The Trust and the ward were fine."
     )
+    # Wards are a type of their own, shown as [Ward], not given a trust's pseudonym.
     assert found(spans, "HOSPITAL") == [
-        "Ward 7",
         "St Elsewhere Hospital",
-        "Ash ward",
-        "ward seven",
         "Northshire Community Health NHS Trust",
     ]
+    assert found(spans, "WARD") == ["Ward 7", "Ash ward", "ward seven"]
+    # "Dr Ward" is a person, not a ward; no allow-list word hides a name after a title.
+    assert found(detector.detect("Then Dr Ward and Mr England came."), "WARD") == []
+    assert found(detector.detect("Then Dr Ward and Mr England came."), "PERSON") == ["England"]
 
 
 # -- deny and allow lists ---------------------------------------------------------------------
@@ -343,9 +346,44 @@ def test_default_allow_list(detector: Detector) -> None:
         "P-017: The Department of Health agreed. Facilitator: Thanks. Participant 12 left."
     )
     assert detector.detect(text) == []
-    assert {"interviewer", "participant", "nhs", "gp", "a&e", "trust", "nhs england"} <= (
-        DEFAULT_ALLOW
+    # Speaker labels are fixed; the NHS words come from the project's vocabulary, whose
+    # defaults the detector uses unless given the archive's list.
+    assert {"interviewer", "participant", "facilitator"} <= DEFAULT_ALLOW
+    assert {"NHS", "GP", "A&E", "trust", "NHS England"} <= set(DEFAULT_VOCABULARY)
+    assert [s.text for s in detector.detect(text, vocabulary=())] == [
+        "GP",
+        "A&E",
+        "Department of Health",
+    ]
+
+
+def test_vocabulary_exact_and_at_the_edges(detector: Detector) -> None:
+    text = (
+        "The EPR go-live at Northgate EPR went badly; Kettlewick NHS Trust and the University "
+        "of Wales watched, and NHS England's CCIO came."
     )
+    spans = [(s.text, s.entity_type) for s in detector.detect(text)]
+    # trimmed off the edge; a name-forming word (NHS Trust) or one joined by "of" stays
+    assert ("Northgate", "ORGANISATION") in spans
+    assert ("Kettlewick NHS Trust", "HOSPITAL") in spans
+    assert ("University of Wales", "ORGANISATION") in spans
+    assert not any(t in s for s, _ in spans for t in ("EPR", "go-live", "CCIO", "NHS England"))
+    # exact matches only: the longer span keeps the term
+    exact = [s.text for s in detector.detect(text, trim_allowed=False)]
+    assert "Northgate EPR" in exact and "EPR" not in exact
+
+
+def test_acronyms_keep_their_capitals(detector: Detector) -> None:
+    # ED is the emergency department; Ed is a person. Lower-case transcripts match too.
+    spans = detector.detect("Ed Balls and Ed came to the ED.")
+    assert [s.text for s in spans] == ["Ed Balls", "Ed"]
+    assert detector.detect("so the ed was rammed and the epr was down", vocabulary=["ED"]) == []
+
+
+def test_deny_list_wins_over_the_vocabulary(detector: Detector) -> None:
+    text = "We were a fast follower of the Lorenzo EPR."
+    spans = detector.detect(text, deny=[Term("Lorenzo EPR", "SYSTEM")])
+    assert [(s.text, s.recognizer) for s in spans] == [("Lorenzo EPR", "deny_list")]
 
 
 def test_extra_allow_entries(detector: Detector) -> None:

@@ -50,3 +50,20 @@ def test_revision_files_are_named_by_date() -> None:
     assert names
     for name in names:
         assert re.match(r"^\d{4}-\d{2}-\d{2}-\d{4}_[a-z0-9_]+\.py$", name), name
+
+
+def test_migrations_seed_the_default_vocabulary(backend: str, tmp_path) -> None:
+    """The revision that made the allow list wrote the defaults that the code records."""
+    from sqlalchemy import text
+
+    from service.deid.service import normalise
+    from service.deid.vocabulary import DEFAULT_VOCABULARY
+
+    with new_database(backend, tmp_path, "vocabulary") as url:
+        migrate(url)
+        engine = create_engine(url)
+        with engine.connect() as connection:
+            rows = connection.execute(text("SELECT text, key FROM deid_allow_term")).all()
+        engine.dispose()
+    assert sorted(t for t, _ in rows) == sorted(DEFAULT_VOCABULARY)
+    assert all(key == normalise(t) for t, key in rows)

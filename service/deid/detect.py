@@ -20,8 +20,13 @@ What is and is not detected, where the guidance leaves room for a decision:
   and the four nations are left alone (allow list); so are regions such as "the North West".
 - HOSPITAL: hospitals, infirmaries, trusts, health boards, surgeries, practices, medical and
   health centres, hospices, and wards ("Ward 7", "ward seven", "Ward B", "the Ash ward").
-- National bodies (NHS England, the Department of Health, CQC, ...) are not identifying and are
-  allowed by default, as are speaker labels and participant codes (see ``DEFAULT_ALLOW``).
+- WARD: numbered and named wards ("Ward 7", "ward seven", "Ward B", "the Ash ward") are a type
+  of their own, replaced by the descriptor "[Ward]", not a trust's pseudonym: a ward number is
+  shared by every hospital, but beside a source's site (metadata every user sees) it points to
+  one team, so it is suggested for the reviewer, below the score accepted without a person.
+- Speaker labels and participant codes are never returned (``DEFAULT_ALLOW``); neither is the
+  project's vocabulary (NHS England, EPR, go-live, CQC ...: ``service.deid.vocabulary`` seeds it,
+  admins edit it), which is also trimmed off the edges of longer spans (``AllowList``).
 - Indirect identifiers (a unique job title, "the only Polish nurse on the ward") are not
   detected: they need the reviewer.
 
@@ -36,6 +41,7 @@ initials in minutes, ordinary words the NER took for names).
 from __future__ import annotations
 
 import bisect
+import functools
 import re
 import threading
 import unicodedata
@@ -60,6 +66,8 @@ from presidio_analyzer.predefined_recognizers import (
 from spacy.lang.en.stop_words import STOP_WORDS
 from spacy.tokens import Doc, Token
 
+from service.deid.vocabulary import DEFAULT_VOCABULARY
+
 ENTITY_TYPES = (
     "PERSON",
     "ORGANISATION",
@@ -71,6 +79,7 @@ ENTITY_TYPES = (
     "POSTCODE",
     "HOSPITAL",
     "SYSTEM",
+    "WARD",
 )
 
 # The installed model package; spaCy and Presidio load it by package name, no download.
@@ -105,12 +114,12 @@ class Span:
 
 # -- allow list ------------------------------------------------------------------------------
 
-# Never returned as a span (compared case-insensitively, whitespace normalised): speaker
-# labels, NHS-wide terms, national bodies, countries and meeting software. None of these
-# identifies a person, an organisation or a place in the sense of the guidance.
+# Speaker labels and roles in a transcript: never returned as a span, whatever the project's
+# vocabulary says (compared case-insensitively, whitespace normalised). The project's own
+# vocabulary (NHS terms, national bodies, programme words) is an editable list in the
+# database, seeded from ``service.deid.vocabulary``.
 DEFAULT_ALLOW = frozenset(
     {
-        # speaker labels and roles in a transcript
         "interviewer",
         "interviewee",
         "participant",
@@ -127,68 +136,6 @@ DEFAULT_ALLOW = frozenset(
         "speaker",
         "int",
         "resp",
-        # generic NHS terms
-        "nhs",
-        "the nhs",
-        "gp",
-        "gps",
-        "a&e",
-        "ccg",
-        "ccgs",
-        "ics",
-        "icb",
-        "icbs",
-        "pcn",
-        "trust",
-        "trusts",
-        "the trust",
-        "trust board",
-        "the trust board",
-        "nhs trust",
-        "foundation trust",
-        "nhs foundation trust",
-        "ward",
-        "wards",
-        "the ward",
-        # national bodies
-        "nhs england",
-        "nhs digital",
-        "nhs improvement",
-        "nhs england and nhs improvement",
-        "nhsx",
-        "nhs wales",
-        "nhs scotland",
-        "health education england",
-        "department of health",
-        "department of health and social care",
-        "dhsc",
-        "care quality commission",
-        "cqc",
-        "nice",
-        "public health england",
-        "uk health security agency",
-        "ukhsa",
-        "nhs providers",
-        "nhs confederation",
-        # countries and nations
-        "uk",
-        "united kingdom",
-        "britain",
-        "great britain",
-        "england",
-        "scotland",
-        "wales",
-        "northern ireland",
-        # common things a transcript names that identify nobody
-        "covid",
-        "covid-19",
-        "teams",
-        "microsoft teams",
-        "zoom",
-        "christmas",
-        "christmas eve",
-        "christmas day",
-        "easter",
     }
 )
 # Participant codes ("P-017") and numbered speaker labels ("Participant 12", "Speaker 2").
@@ -199,20 +146,136 @@ ALLOW_PATTERNS = (
         re.IGNORECASE,
     ),
 )
+# Words that join a term into a longer name: "University of Wales" is a name, not "University
+# of" beside an allowed "Wales".
+_JOINING_WORDS = frozenset({"of", "for", "and", "&", "at", "in", "on", "upon", "the", "de"})
 
 
 def _normalise(term: str) -> str:
     return " ".join(term.split()).casefold()
 
 
+def _capitalised(word: str) -> bool:
+    """Whether a word is written as a name is ("Ed", "Pas"), not as an acronym ("ED", "ePMA",
+    "ed")."""
+    return word.istitle() and not word.isupper()
+
+
+def is_acronym(term: str) -> bool:
+    """Whether a term is written as an acronym: two or more letters, none lower case, one word."""
+    letters = [c for c in term if c.isalpha()]
+    return len(letters) >= 2 and not any(c.islower() for c in letters) and " " not in term
+
+
+@dataclass(frozen=True)
+class AllowList:
+    """Terms never returned as a span: the speaker labels, participant codes and whatever terms
+    the caller adds (the project's vocabulary, a source's speaker labels).
+
+    A span whose whole text is a term (case-insensitively, whitespace normalised) is dropped.
+    A term written in capitals ("ED", "PAS") is an acronym and matches in any case ("ePMA",
+    "epma") except capitalised as a word, so that "Ed", a person, is not taken for the
+    emergency department. A span that
+    begins or ends with a term ("Northgate EPR", "NHS England North West") loses the term and
+    keeps the rest, unless the term is a word that makes names ("Trust", "NHS Trust", "Ward":
+    "Kettlewick NHS Trust" is one name) or is joined to the rest by "of", "for", "and"...
+    ("University of Wales"). What is left must still hold a word that is no stop word."""
+
+    keys: frozenset[str]  # case-folded terms
+    acronyms: frozenset[str]  # upper-case acronyms
+    trimmable: frozenset[str]  # case-folded terms that may be trimmed off a span's edge
+    longest: int  # words in the longest term
+
+    @classmethod
+    def of(cls, terms: Iterable[str]) -> AllowList:
+        return _allow_list(frozenset(" ".join(t.split()) for t in terms if t.strip()))
+
+    def allows(self, found: str) -> bool:
+        """Whether a span with exactly this text is never to be returned."""
+        key = _normalise(found)
+        if key in self.keys:
+            return True
+        upper = key.upper()
+        if upper in self.acronyms and not _capitalised(found.strip()):
+            return True
+        return any(
+            p.fullmatch(key if p.flags & re.IGNORECASE else found.strip()) for p in ALLOW_PATTERNS
+        )
+
+    def _trims(self, found: str) -> bool:
+        return _normalise(found) in self.trimmable and self.allows(found)
+
+    def trim(
+        self, text: str, start: int, end: int, *, edges: bool = True
+    ) -> tuple[int, int] | None:
+        """The part of ``text[start:end]`` to keep as a span, or None if it is all allowed
+        vocabulary. With ``edges`` false only a whole-span match is dropped (for patterns:
+        "uk" ends a spoken e-mail address, and is part of it)."""
+        if self.allows(text[start:end]):
+            return None
+        if not edges or not self.trimmable:
+            return start, end
+        original = (start, end)
+        changed = True
+        while changed:
+            changed = False
+            words = [
+                (m.start() + start, m.end() + start) for m in re.finditer(r"\S+", text[start:end])
+            ]
+            if len(words) < 2:
+                break
+            limit = min(self.longest, len(words) - 1)
+            for n in range(limit, 0, -1):
+                head = text[words[0][0] : words[n - 1][1]].rstrip(",;:")
+                rest = words[n]
+                if self._trims(head) and text[rest[0] : rest[1]].lower() not in _JOINING_WORDS:
+                    start = rest[0]
+                    changed = True
+                    break
+                tail = text[words[-n][0] : words[-1][1]].rstrip(",;:.")
+                before = words[-n - 1]
+                if (
+                    self._trims(tail)
+                    and text[before[0] : before[1]].lower().rstrip(",") not in _JOINING_WORDS
+                ):
+                    end = before[1]
+                    while end > start and text[end - 1] in ",;:-–":
+                        end -= 1
+                    changed = True
+                    break
+        if (start, end) == original:
+            return start, end
+        rest_words = re.findall(r"[^\W_][\w'’&.-]*", text[start:end])
+        if not any(w.lower() not in STOP_WORDS and w.lower() not in FILLERS for w in rest_words):
+            return None
+        if self.allows(text[start:end]):
+            return None
+        return start, end
+
+
+@functools.lru_cache(maxsize=16)
+def _allow_list(terms: frozenset[str]) -> AllowList:
+    keys = set(DEFAULT_ALLOW)
+    acronyms = set()
+    trimmable = set()
+    longest = 1
+    name_words = GENERIC_ORG_WORDS | {"ward", "wards", "the"}
+    for term in terms:
+        key = _normalise(term)
+        longest = max(longest, len(key.split()))
+        if is_acronym(term):
+            acronyms.add(term.upper())
+        else:
+            keys.add(key)
+        if not all(w in name_words for w in key.split()):
+            trimmable.add(key)
+    return AllowList(frozenset(keys), frozenset(acronyms), frozenset(trimmable), longest)
+
+
 def is_allowed(text: str, allow: Iterable[str] = ()) -> bool:
-    """Whether a span with this text is never to be returned (default or extra allow list)."""
-    key = _normalise(text)
-    if key in DEFAULT_ALLOW or key in {_normalise(a) for a in allow}:
-        return True
-    return any(
-        p.fullmatch(key if p.flags & re.IGNORECASE else text.strip()) for p in ALLOW_PATTERNS
-    )
+    """Whether a span with this text is never to be returned (speaker labels, participant codes,
+    and the terms of ``allow``)."""
+    return AllowList.of(allow).allows(text)
 
 
 # -- word lists ------------------------------------------------------------------------------
@@ -881,9 +944,9 @@ def _has_specific_word(name: str, generic: frozenset[str]) -> bool:
 
 class HospitalRecognizer(_Recogniser):
     """Hospitals, trusts, health boards, surgeries, practices, medical and health centres,
-    hospices and wards."""
+    hospices; and wards, as WARD."""
 
-    ENTITIES = ("HOSPITAL",)
+    ENTITIES = ("HOSPITAL", "WARD")
     NAME = "hospital"
     STRONG = (
         r"(?:University\s+)?(?:Teaching\s+)?(?:Hospitals?|Infirmary)"
@@ -946,19 +1009,21 @@ class HospitalRecognizer(_Recogniser):
             last = match.group(0).split()[-1]
             if last.islower() and len(last) == 1 and not caseless:
                 continue
-            yield match.start(), match.end(), "HOSPITAL", 0.85
+            yield match.start(), match.end(), "WARD", 0.85
         for match in self.WARD_NAMED.finditer(text):
             start = _strip_leading(text, match.start(), match.end(), LEADING_FUNCTION_WORDS)
             name = text[start : match.start() + len(match.group(1))]
             words = [w.lower() for w in name.split()]
             if not words or any(w in GENERIC_WARD_WORDS or w in STOP_WORDS for w in words):
                 continue
+            if re.fullmatch(TITLES, name.split()[0].rstrip(".")):
+                continue  # "Dr Ward" is a person
             token = token_at(doc, start)
             if token is not None and token.pos_ in ("VERB", "AUX", "ADJ", "ADV", "ADP"):
                 continue
             if any(w in self.verbs for w in words):
                 continue
-            yield start, match.end(), "HOSPITAL", 0.8
+            yield start, match.end(), "WARD", 0.8
         if caseless:
             yield from self._caseless(text, doc)
 
@@ -985,7 +1050,7 @@ class HospitalRecognizer(_Recogniser):
             token = token_at(doc, match.start(1))
             if token is not None and token.pos_ in ("ADJ", "VERB", "NUM"):
                 continue
-            yield match.start(1), match.end(), "HOSPITAL", 0.6
+            yield match.start(1), match.end(), "WARD", 0.6
 
 
 class OrganisationRecognizer(_Recogniser):
@@ -1298,7 +1363,7 @@ def _chunks(text: str, limit: int = CHUNK_CHARS) -> Iterator[tuple[int, str]]:
 
 
 # Types named by words, whose edges a recogniser may have got wrong; the others are patterns.
-NAME_TYPES = frozenset({"PERSON", "ORGANISATION", "LOCATION", "HOSPITAL", "SYSTEM"})
+NAME_TYPES = frozenset({"PERSON", "ORGANISATION", "LOCATION", "HOSPITAL", "SYSTEM", "WARD"})
 _TRAILING = " \t\r\n.,;:!?\"')]}”’"
 _LEADING = " \t\r\n\"'([{“‘-"
 _POSSESSIVE = re.compile(r"['’]s$")
@@ -1359,6 +1424,15 @@ def _tidy(text: str, start: int, end: int, entity_type: str) -> list[tuple[int, 
 
 
 NER = "spacy_ner"
+_TITLE_BEFORE = re.compile(rf"\b(?:{TITLES})\.?\s+$")
+
+
+def _after_title(text: str, start: int) -> bool:
+    """Whether a span follows a title: "Ward" in "Dr Ward" is a name, whatever the allow list
+    says of wards."""
+    return _TITLE_BEFORE.search(text[max(0, start - 16) : start]) is not None
+
+
 # A recogniser's find at least this sure takes its text away from an overlapping NER span.
 CARVE_SCORE = 0.75
 
@@ -1396,7 +1470,7 @@ def _subtract(pieces: list[tuple[int, int]], start: int, end: int) -> list[tuple
     ]
 
 
-def _carve_ner(text: str, candidates: list[_Candidate], allow: Sequence[str]) -> list[_Candidate]:
+def _carve_ner(text: str, candidates: list[_Candidate], allow: AllowList) -> list[_Candidate]:
     """Let the specific recognisers correct the NER: where a surer find of a pattern or a title
     overlaps an NER span ("Leeds LS1 5AA" as one PERSON; "Mrs Gloria Bell" as an
     ORGANISATION), the NER keeps only what is left around it, if anything. A find of a word
@@ -1433,7 +1507,7 @@ def _carve_ner(text: str, candidates: list[_Candidate], allow: Sequence[str]) ->
                     break
         for s, e in pieces:
             for ts, te in _tidy(text, s, e, candidate.entity_type):
-                if _name_left_over(text[ts:te]) and not is_allowed(text[ts:te], allow):
+                if _name_left_over(text[ts:te]) and not allow.allows(text[ts:te]):
                     out.append(_Candidate(ts, te, candidate.entity_type, candidate.score, NER))
     return out
 
@@ -1719,19 +1793,24 @@ class Detector:
         *,
         deny: Sequence[Term] = (),
         allow: Sequence[str] = (),
+        vocabulary: Iterable[str] = DEFAULT_VOCABULARY,
+        trim_allowed: bool = True,
         language: str = "en",
     ) -> list[Span]:
         """Non-overlapping identifying spans of ``text``, sorted by start.
 
         ``deny`` terms are always found (score 1.0, recogniser "deny_list") and win any
-        overlap; spans whose text equals an ``allow`` entry or the default allow list are never
-        returned. Only English is supported."""
+        overlap. Spans whose text is a speaker label, a participant code, an ``allow`` entry
+        or a ``vocabulary`` term (the project's list; its defaults unless given) are never
+        returned, and such terms at a span's edge are trimmed off it (``AllowList``), unless
+        ``trim_allowed`` is false (kept for the benchmark's comparison). A name after a title
+        ("Dr Ward") is a name whatever the lists say. Only English is supported."""
         if language != "en":
             raise ValueError(f"unsupported language {language!r}: only 'en' is supported")
         for term in deny:
             if term.entity_type not in ENTITY_TYPES:
                 raise ValueError(f"unknown entity type {term.entity_type!r} for a deny term")
-        extra_allow = tuple(allow)
+        allowed = AllowList.of([*vocabulary, *allow])
         candidates: list[_Candidate] = []
         for offset, chunk in _chunks(text):
             if not chunk.strip():
@@ -1744,9 +1823,13 @@ class Detector:
                     RecognizerResult.RECOGNIZER_NAME_KEY, "unknown"
                 )
                 for start, end in _tidy(chunk, result.start, result.end, result.entity_type):
+                    if not _after_title(chunk, start):
+                        edges = trim_allowed and result.entity_type in NAME_TYPES
+                        kept = allowed.trim(chunk, start, end, edges=edges)
+                        if kept is None:
+                            continue
+                        start, end = kept
                     found = chunk[start:end]
-                    if is_allowed(found, extra_allow):
-                        continue
                     score = result.score
                     if name == NER:
                         score = self._ner_score(
@@ -1757,7 +1840,7 @@ class Detector:
                     candidates.append(
                         _Candidate(offset + start, offset + end, result.entity_type, score, name)
                     )
-        candidates = _carve_ner(text, candidates, extra_allow)
+        candidates = _carve_ner(text, candidates, allowed)
         _relabel_ner(text, candidates)
         for term in deny:
             pattern = _deny_pattern(term.text)
@@ -1767,7 +1850,17 @@ class Detector:
                 candidates.append(
                     _Candidate(match.start(), match.end(), term.entity_type, 1.0, "deny_list", True)
                 )
-        return [
-            Span(c.start, c.end, c.entity_type, c.score, text[c.start : c.end], c.recognizer)
-            for c in _resolve(candidates, text)
-        ]
+        spans = []
+        for c in _resolve(candidates, text):
+            # What a longer span left over ("EPR" of "Northgate EPR" when the deny list took
+            # "Northgate") passes the allow list again.
+            if not c.denied and not _after_title(text, c.start):
+                edges = trim_allowed and c.entity_type in NAME_TYPES
+                kept = allowed.trim(text, c.start, c.end, edges=edges)
+                if kept is None:
+                    continue
+                c.start, c.end = kept
+            spans.append(
+                Span(c.start, c.end, c.entity_type, c.score, text[c.start : c.end], c.recognizer)
+            )
+        return spans

@@ -102,6 +102,25 @@ class Term(SQLModel, table=True):
     )
 
 
+class AllowTerm(SQLModel, table=True):
+    """A term of the project's vocabulary, never redacted: "EPR", "go-live", "NHS England".
+    Seeded with ``service.deid.vocabulary`` by the migration that made the table; admins edit
+    it. Found by ``key``, the text case-folded with its whitespace normalised."""
+
+    __tablename__ = "deid_allow_term"
+    __table_args__ = (UniqueConstraint("key"),)
+
+    id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
+    text: str = Field(sa_column=Column(String(200), nullable=False))
+    key: str = Field(sa_column=Column(String(200), nullable=False))
+    created_by: uuid.UUID | None = Field(
+        default=None, sa_column=Column(Uuid, ForeignKey("user_account.id", ondelete="SET NULL"))
+    )
+    created_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False)
+    )
+
+
 class PseudonymCounter(SQLModel, table=True):
     """The next letter for each kind of pseudonym ([Trust C] after [Trust B]); taking one is an
     UPDATE, so two jobs never hand out the same letter."""

@@ -12,6 +12,8 @@ from fastapi.responses import StreamingResponse
 from sqlmodel import Session, col, select
 
 from schemas.deid import (
+    AllowTermCreate,
+    AllowTermRead,
     PseudonymRead,
     PseudonymUpdate,
     RedactionCreate,
@@ -416,7 +418,8 @@ def update_pseudonym(
     "/deid-terms", response_model=list[TermRead], responses=responses(Unauthorized, Forbidden)
 )
 def list_terms(session: SessionDep, principal: AdminUser, audit: AuditDep) -> list[TermRead]:
-    """Names always redacted: trusts, suppliers, places, systems (admins; audited)."""
+    """Names always redacted: trusts, suppliers, places, systems (admins; audited). They win
+    over the allow list."""
     rows = session.exec(select(Term).order_by(col(Term.entity_type), col(Term.text)))
     terms = [TermRead.model_validate(t) for t in rows]
     # The list names real organisations and places: an identifiable read.
@@ -458,4 +461,43 @@ def remove_term(
         raise NotFound("No term with that id.")
     session.delete(term)
     audit.record("deid_term.remove", "deid_term", term_id)
+    return Response(status_code=204)
+
+
+@router.get(
+    "/deid-allow-terms",
+    response_model=list[AllowTermRead],
+    responses=responses(Unauthorized, Forbidden),
+)
+def list_allow_terms(session: SessionDep, principal: AdminUser) -> list[AllowTermRead]:
+    """The project's vocabulary, never redacted: EPR, go-live, NHS England... (admins)."""
+    return [AllowTermRead.model_validate(t) for t in deid_service.list_allow_terms(session=session)]
+
+
+@router.post(
+    "/deid-allow-terms",
+    status_code=201,
+    response_model=AllowTermRead,
+    responses=responses(Unauthorized, Forbidden, Conflict, Unprocessable),
+)
+def add_allow_term(
+    data: AllowTermCreate, session: SessionDep, principal: AdminUser, audit: AuditDep
+) -> AllowTermRead:
+    """Add a term never to redact; detections from now on leave it alone (admins)."""
+    term = deid_service.add_allow_term(session=session, text=data.text, user_id=principal.user_id)
+    audit.record("deid_allow_term.add", "deid_allow_term", term.id)
+    return AllowTermRead.model_validate(term)
+
+
+@router.delete(
+    "/deid-allow-terms/{term_id}",
+    status_code=204,
+    responses=responses(Unauthorized, Forbidden, NotFound),
+)
+def remove_allow_term(
+    term_id: uuid.UUID, session: SessionDep, principal: AdminUser, audit: AuditDep
+) -> Response:
+    """Take a term off the allow list, a default one too: detections may suggest it (admins)."""
+    deid_service.remove_allow_term(session=session, term_id=term_id)
+    audit.record("deid_allow_term.remove", "deid_allow_term", term_id)
     return Response(status_code=204)

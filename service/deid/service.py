@@ -21,8 +21,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from service.db import utcnow
-from service.deid.models import Pseudonym, PseudonymCounter, Redaction, Term
+from service.deid.models import AllowTerm, Pseudonym, PseudonymCounter, Redaction, Term
 from service.deid.policy import policy_for
+from service.deid.vocabulary import DEFAULT_VOCABULARY
 from service.errors import Conflict, NotFound, Unprocessable
 from service.participants.identity import IdentityCipher
 from service.participants.models import Participant, SourceParticipant
@@ -48,6 +49,9 @@ DESCRIPTORS = {
     "PHONE": "[Phone number]",
     "NHS_NUMBER": "[NHS number]",
     "POSTCODE": "[Postcode]",
+    # A ward number is shared by every hospital: which ward it was says nothing once the
+    # hospital is replaced, so no lettered pseudonym would mean anything across sources.
+    "WARD": "[Ward]",
 }
 ENTITY_TYPES = tuple(PSEUDONYM_KINDS) + tuple(DESCRIPTORS)
 STATUSES = ("suggested", "accepted", "rejected")
@@ -287,6 +291,60 @@ def set_pseudonym(*, session: Session, pseudonym_id: uuid.UUID, replacement: str
     return pseudonym
 
 
+# -- the vocabulary (allow list) ----------------------------------------------------------
+
+
+def list_allow_terms(*, session: Session) -> list[AllowTerm]:
+    """The project's vocabulary, never redacted, alphabetically."""
+    return list(session.exec(select(AllowTerm).order_by(col(AllowTerm.key))))
+
+
+def add_allow_term(*, session: Session, text: str, user_id: uuid.UUID | None) -> AllowTerm:
+    """Add a term to the vocabulary. A term on the deny list is refused: the deny list wins in
+    detection, so the entry would do nothing but mislead."""
+    text = " ".join(text.split())
+    key = normalise(text)
+    if len(key) < 2:
+        raise Unprocessable("A term has at least two characters besides spaces.")
+    if session.exec(select(AllowTerm.id).where(AllowTerm.key == key)).first() is not None:
+        raise Conflict("That term is already on the allow list.")
+    denied = session.exec(select(Term)).all()
+    if any(normalise(t.text) == key for t in denied):
+        raise Conflict(
+            "That term is on the deny list, which wins over the allow list; remove it there first."
+        )
+    term = AllowTerm(text=text, key=key, created_by=user_id)
+    try:
+        with session.begin_nested():
+            session.add(term)
+    except IntegrityError:
+        raise Conflict("That term is already on the allow list.") from None
+    return term
+
+
+def remove_allow_term(*, session: Session, term_id: uuid.UUID) -> None:
+    """Take a term off the vocabulary: the next detection may suggest it again."""
+    term = session.get(AllowTerm, term_id)
+    if term is None:
+        raise NotFound("No allow-list term with that id.")
+    session.delete(term)
+    session.flush()
+
+
+def seed_vocabulary(*, session: Session) -> int:
+    """Add the default vocabulary's terms that the list lacks (what a new archive starts with:
+    the migration that made the table wrote the same rows); return how many were added."""
+    present = set(session.exec(select(AllowTerm.key)))
+    added = 0
+    for text in DEFAULT_VOCABULARY:
+        if normalise(text) not in present:
+            session.add(AllowTerm(text=text, key=normalise(text)))
+            present.add(normalise(text))
+            added += 1
+    session.flush()
+    return added
+
+
 # -- detection -----------------------------------------------------------------------------
 
 
@@ -327,6 +385,7 @@ class DetectionPlan:
     texts: list[tuple[uuid.UUID, int, str]]  # id, version, content
     deny: list[Any]
     allow: list[str]
+    vocabulary: list[str]
 
 
 def plan_detection(
@@ -342,14 +401,19 @@ def plan_detection(
         for text in session.exec(select(ExtractedText).where(ExtractedText.source_id == source.id))
         if text.detected_version != text.version
     ]
-    return DetectionPlan(source_id=source.id, texts=texts, deny=deny, allow=allow)
+    vocabulary = list(session.exec(select(AllowTerm.text)))
+    return DetectionPlan(
+        source_id=source.id, texts=texts, deny=deny, allow=allow, vocabulary=vocabulary
+    )
 
 
 def run_detection(
     plan: DetectionPlan, detector: Detector
 ) -> dict[tuple[uuid.UUID, int], list[Any]]:
     return {
-        (text_id, version): detector.detect(content, deny=plan.deny, allow=plan.allow)
+        (text_id, version): detector.detect(
+            content, deny=plan.deny, allow=plan.allow, vocabulary=plan.vocabulary
+        )
         for text_id, version, content in plan.texts
     }
 
