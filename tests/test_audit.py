@@ -185,9 +185,9 @@ def test_shown_filenames_are_recorded_by_source_id(
     alice, bob, at_a, at_b = site_world(admin, clean, server)
     a_id = at_a["id"]
     assert at_a["files"][0]["original_filename"] == "a.txt"
-    [created] = events(admin, actor="alice@example.org", action="source.filenames_read")
+    [created] = events(admin, actor="alice@example.org", action="source.identifiable_fields_read")
     assert (created["target_type"], created["target_id"]) == ("source", a_id)
-    assert created["detail"] == {"sources": [a_id], "files": 1}
+    assert created["detail"] == {"sources": [a_id], "files": 1, "speaker_labels": 0}
 
     assert alice.get(f"/sources/{a_id}").json()["files"][0]["original_filename"] == "a.txt"
     listed = alice.get("/sources").json()["items"]
@@ -198,7 +198,7 @@ def test_shown_filenames_are_recorded_by_source_id(
     assert attach.status_code == 201
     linked = alice.put(f"/sources/{a_id}/participants", json={"participants": []})
     assert linked.status_code == 200, linked.text
-    shown = events(admin, actor="alice@example.org", action="source.filenames_read")
+    shown = events(admin, actor="alice@example.org", action="source.identifiable_fields_read")
     assert len(shown) == 5
     # The list showed alice the names of her own site's files only: one event, one source.
     assert [e["detail"]["sources"] for e in shown] == [[a_id]] * 5
@@ -206,11 +206,11 @@ def test_shown_filenames_are_recorded_by_source_id(
 
     # Bob sees alice's source without its filenames: no event for him about it.
     assert bob.get(f"/sources/{a_id}").json()["files"][0]["original_filename"] is None
-    bobs = events(admin, actor="bob@example.org", action="source.filenames_read")
+    bobs = events(admin, actor="bob@example.org", action="source.identifiable_fields_read")
     assert all(e["detail"]["sources"] == [at_b["id"]] for e in bobs)
     # An admin's list names both sources in one event, and no filename anywhere.
     admin.get("/sources")
-    [listing] = events(admin, action="source.filenames_read", actor=admin_email(admin))
+    [listing] = events(admin, action="source.identifiable_fields_read", actor=admin_email(admin))
     assert sorted(listing["detail"]["sources"]) == sorted([a_id, at_b["id"]])
     assert listing["target_id"] is None
     with clean.engine.connect() as conn:

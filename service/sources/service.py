@@ -823,10 +823,10 @@ def describe(
     """The API view of sources, with files, roles, sites and latest jobs in four queries.
 
     Original filenames often name a participant, so only those entitled to identifiable
-    material see them, and showing them is an identifiable read: one audit event per call
-    names the sources (never the filenames). The reasons in ``status_reason`` name files by
-    id for the same reason. Date, roles and participants are what ``disclosure.view`` allows
-    the principal.
+    material see them, and showing them is an identifiable read, as is showing which speaker
+    label is which participant: one audit event per call names the sources (never the names).
+    The reasons in ``status_reason`` name files by id for the same reason. Date, roles and
+    participants are what ``disclosure.view`` allows the principal.
     """
     ids = [s.id for s in sources]
     files = files_of(session=session, source_ids=ids)
@@ -865,7 +865,10 @@ def describe(
                 roles=view.roles,
                 participants=[
                     # A speaker label is often a name: identifiable tier.
-                    ParticipantRef(code=p.code, speaker_label=label if identifiable else None)
+                    ParticipantRef(
+                        code=p.code,
+                        speaker_label=label if identifiable and source.id not in closed else None,
+                    )
                     for p, label in links[source.id]
                     if view.shows_participants
                 ],
@@ -897,10 +900,17 @@ def describe(
             )
         )
     # Judged on what the response shows, so no branch above can show a name unrecorded.
-    shown = {str(r.id): sum(f.original_filename is not None for f in r.files) for r in result}
-    named = {source_id: count for source_id, count in shown.items() if count}
+    files_shown = {str(r.id): sum(f.original_filename is not None for f in r.files) for r in result}
+    labels_shown = {
+        str(r.id): sum(p.speaker_label is not None for p in r.participants) for r in result
+    }
+    named = [sid for sid in files_shown if files_shown[sid] or labels_shown[sid]]
     if named:
-        only = next(iter(named)) if len(named) == 1 else None
-        detail = {"sources": list(named), "files": sum(named.values())}
-        audit.record("source.filenames_read", "source", only, detail)
+        only = named[0] if len(named) == 1 else None
+        detail = {
+            "sources": named,
+            "files": sum(files_shown.values()),
+            "speaker_labels": sum(labels_shown.values()),
+        }
+        audit.record("source.identifiable_fields_read", "source", only, detail)
     return result
