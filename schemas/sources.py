@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -16,6 +16,19 @@ from service.sources.models import (
     SourceType,
 )
 
+# Dates the archive takes: generous for old documents, and short of the last year a date can
+# hold (9999), whose last quarter has no end a date can name.
+EARLIEST_DAY = date(1800, 1, 1)
+LATEST_DAY = date(2199, 12, 31)
+EvidenceDate = Annotated[
+    date,
+    Field(
+        ge=EARLIEST_DAY,
+        le=LATEST_DAY,
+        description=f"YYYY-MM-DD, from {EARLIEST_DAY.isoformat()} to {LATEST_DAY.isoformat()}",
+    ),
+]
+
 
 class SourceCreate(BaseModel):
     """The metadata fields of ``POST /sources`` (sent as form fields beside the file parts)."""
@@ -26,7 +39,7 @@ class SourceCreate(BaseModel):
     source_type: SourceType
     level: Level = Level.local
     site: str | None = Field(default=None, description="The site's code", max_length=32)
-    occurred_on: date | None = Field(default=None, description="When it took place (YYYY-MM-DD)")
+    occurred_on: EvidenceDate | None = None
     wave: str | None = Field(default=None, max_length=64)
     language: str | None = Field(
         default=None, max_length=35, pattern=r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$"
@@ -147,8 +160,8 @@ class SourceFilters(BaseModel):
     participant: str | None = Field(default=None, description="A participant's code", max_length=32)
     source_type: SourceType | None = None
     level: Level | None = None
-    date_from: date | None = None
-    date_to: date | None = None
+    date_from: EvidenceDate | None = None
+    date_to: EvidenceDate | None = None
     status: SourceStatus | None = None
 
 

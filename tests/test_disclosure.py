@@ -275,3 +275,42 @@ def test_role_detail_and_consent_dates_stay_in_the_identifiable_tier(
             assert (given["given_on"] == "2024-01-10") is entitled
             assert (given["given_on"] is None) is not entitled
             assert (given["created_at"] is None) is not entitled
+
+
+def test_dates_at_the_end_of_the_calendar_are_refused_not_a_500(
+    admin: Api, clean: Runtime, server: LiveServer
+) -> None:
+    """A source dated in 9999 once made every outsider's list answer 500 (its quarter had no
+    end); the dates an archive takes are bounded, and the filters too."""
+    from service.deid.disclosure import quarter
+
+    alice, bob = world(admin, clean, server)
+    analyst = Api(server.url, make_user(clean, Role.analyst), clean)
+    made = bob.upload(
+        [("notes.txt", b"Notes of a meeting.\n")],
+        site="RXB",
+        roles="vendor",
+        occurred_on="9999-11-15",
+    )
+    assert made.status_code == 422, made.text
+    assert "occurred_on" in made.json()["detail"]
+    ok = bob.upload(
+        [("notes.txt", b"Notes of a meeting.\n")],
+        site="RXB",
+        roles="vendor",
+        occurred_on="2199-12-31",
+    )
+    assert ok.status_code == 201, ok.text
+    for api in (analyst, alice, admin):
+        assert api.get("/sources").status_code == 200
+        assert api.get(f"/sources/{ok.json()['id']}").status_code == 200
+        for params in (
+            {"date_from": "9999-12-31"},
+            {"date_to": "9999-12-31"},
+            {"date_from": "0001-01-01", "date_to": "9999-12-31", "role": "clinical"},
+        ):
+            response = api.get("/sources", params=params)
+            assert response.status_code == 422, (params, response.text)
+        spanning = api.get("/sources", params={"date_from": "2199-10-01", "date_to": "2199-12-31"})
+        assert spanning.status_code == 200
+    assert quarter(date(9999, 11, 15))[0] == "9999-Q4"

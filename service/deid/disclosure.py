@@ -57,7 +57,15 @@ def exact(source: Source, roles: list[str]) -> Shown:
 def quarter(day: date) -> tuple[str, date, date]:
     q = (day.month - 1) // 3
     start = date(day.year, 3 * q + 1, 1)
-    end = date(day.year + 1, 1, 1) if q == 3 else date(day.year, 3 * q + 4, 1)
+    # The archive takes dates up to 2199 (schemas.sources.LATEST_DAY); the last year a date can
+    # hold has no next January, and its last quarter ends with the calendar.
+    if q < 3:
+        end = date(day.year, 3 * q + 4, 1)
+    elif day.year < date.max.year:
+        end = date(day.year + 1, 1, 1)
+    else:
+        end = date.max
+
     return f"{day.year}-Q{q + 1}", start, end
 
 
