@@ -314,3 +314,113 @@ def test_a_recording_released_after_approval_returns_the_source_to_review(
     shown = analyst.get(f"/sources/{sid}/text", params={"format": "json"}).json()
     assert len(shown["parts"]) == 2
     assert "943 476 5919" not in str(shown)
+
+
+def _person(alice: Api, code: str, name: str) -> dict:
+    made = alice.post(
+        "/participants",
+        json={"code": code, "site": "RXA", "role": "clinical", "identity": {"name": name}},
+    )
+    assert made.status_code == 201, made.text
+    assert consent(alice, made.json()["id"], "archive,share_team", "2024-01-10").status_code
+    return made.json()
+
+
+def test_parts_of_a_linked_speakers_name_are_found_in_the_body(
+    admin: Api, clean: Runtime, server: LiveServer
+) -> None:
+    """A label names its speaker, and so do its words alone: a surname said later in the
+    interview, a first name another speaker uses."""
+    alice, _ = world(admin, clean, server)
+    _person(alice, "P-003", "Zoe Q")
+    _person(alice, "P-008", "Bea Hollingsworth-Snape")
+    vtt = files.make_vtt(
+        [
+            (0.0, 3.0, "Merrin Pennywhistle", "Pennywhistle is my surname, as I said."),
+            (3.0, 6.0, "Interviewer", "Bea said the rota was fine, didn't she?"),
+            (6.0, 9.0, "Bea", "I did, and Hollingsworth-Snape helped."),
+        ]
+    )
+    made = alice.upload(
+        [("group.vtt", vtt)],
+        source_type="group_interview",
+        site="RXA",
+        participants="P-003=Merrin Pennywhistle,P-008=Bea",
+    )
+    assert made.status_code == 201, made.text
+    sid = deid_ready(alice, made.json()["id"])["id"]
+    found = {r["original"] for r in alice.get(f"/sources/{sid}/redactions").json()["items"]}
+    assert {"Pennywhistle", "Bea", "Hollingsworth-Snape"} <= found, found
+    approve(alice, sid)
+    analyst = analyst_of(clean, server)
+    shown = analyst.get(f"/sources/{sid}/text", params={"format": "vtt"}).text
+    for word in ("Pennywhistle", "Merrin", "Hollingsworth", "Bea"):
+        assert word not in shown, shown
+
+
+def test_a_retained_sources_redactions_cannot_be_undone(
+    admin: Api, clean: Runtime, server: LiveServer
+) -> None:
+    """Retention closes the identifiable tier for everyone: rejecting a redaction would publish
+    the words under it, and new material would be reviewed blind beside theirs."""
+    alice, _ = world(admin, clean, server)
+    analyst = analyst_of(clean, server)
+    p17 = _person(alice, "P-017", "Zebedee Quiverfull")
+    made = alice.upload(
+        [("interview.txt", b"Zebedee Quiverfull said the rota was unworkable on the ward.\n")],
+        site="RXA",
+        participants="P-017",
+    )
+    sid = deid_ready(alice, made.json()["id"])["id"]
+    approve(alice, sid)
+    retained = admin.post(
+        f"/participants/{p17['id']}/withdraw", json={"mode": "retain_deidentified"}
+    )
+    assert retained.status_code == 200, retained.text
+    redactions = alice.get(f"/sources/{sid}/redactions").json()["items"]
+    person = next(r for r in redactions if r["entity_type"] == "PERSON")
+    for api in (alice, admin):
+        undo = api.patch(f"/sources/{sid}/redactions/{person['id']}", json={"status": "rejected"})
+        assert undo.status_code == 403, undo.text
+        more = api.http.post(
+            f"/sources/{sid}/files", files=[("file", ("more.txt", b"More notes.\n", "text/plain"))]
+        )
+        assert more.status_code == 403, more.text
+    shown = analyst.get(f"/sources/{sid}/text")
+    assert shown.status_code == 200 and "Quiverfull" not in shown.text
+
+
+def test_erasure_keeps_the_redactions_of_the_others_words(
+    admin: Api, clean: Runtime, server: LiveServer
+) -> None:
+    """Cutting a withdrawn participant's segments keeps what reviewers decided about the rest:
+    their name in another speaker's turn stays redacted, although their identity is gone."""
+    alice, _ = world(admin, clean, server)
+    analyst = analyst_of(clean, server)
+    p17 = _person(alice, "P-017", "Zebedee Quiverfull")
+    _person(alice, "P-018", "Ann Other")
+    vtt = files.make_vtt(
+        [
+            (0.0, 3.0, "Nurse A", "I ran the ward rota for a year."),
+            (3.0, 6.0, "Nurse B", "Zebedee Quiverfull is right about the rota."),
+        ]
+    )
+    made = alice.upload(
+        [("group.vtt", vtt)],
+        source_type="group_interview",
+        site="RXA",
+        participants="P-017=Nurse A,P-018=Nurse B",
+    )
+    sid = deid_ready(alice, made.json()["id"])["id"]
+    approve(alice, sid)
+    erased = admin.post(f"/participants/{p17['id']}/withdraw", json={"mode": "erase"})
+    assert erased.status_code == 200, erased.text
+    body = alice.get(f"/sources/{sid}").json()
+    assert body["deid_status"] == "in_review"
+    assert analyst.get(f"/sources/{sid}/text").status_code == 409
+    kept = alice.get(f"/sources/{sid}/redactions").json()["items"]
+    assert [r["original"] for r in kept if r["status"] == "accepted"] == ["Zebedee Quiverfull"]
+    assert alice.post(f"/sources/{sid}/redactions/approve").status_code == 200
+    shown = analyst.get(f"/sources/{sid}/text").text
+    assert shown.endswith("is right about the rota.")
+    assert "Zebedee" not in shown and "Quiverfull" not in shown and "ward rota" not in shown

@@ -20,11 +20,12 @@ from sqlalchemy import delete, or_, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from service.access.service import identifiable_closed
 from service.db import utcnow
 from service.deid.models import AllowTerm, Pseudonym, PseudonymCounter, Redaction, Term
 from service.deid.policy import policy_for
 from service.deid.vocabulary import DEFAULT_VOCABULARY
-from service.errors import Conflict, NotFound, Unprocessable
+from service.errors import Conflict, Forbidden, NotFound, Unprocessable
 from service.participants.identity import IdentityCipher
 from service.participants.models import Participant, SourceParticipant
 from service.sources.models import DeidStatus, ExtractionStatus, File, Source
@@ -365,15 +366,77 @@ def _deny_and_allow(
                     deny.append(DenyTerm(text=name, entity_type="PERSON"))
     for term in session.exec(select(Term)):
         deny.append(DenyTerm(text=term.text, entity_type=term.entity_type))
-    links = session.exec(
-        select(SourceParticipant, Participant)
-        .join(Participant, col(Participant.id) == col(SourceParticipant.participant_id))
-        .where(col(SourceParticipant.source_id) == source.id)
+    links = list(
+        session.exec(
+            select(SourceParticipant, Participant)
+            .join(Participant, col(Participant.id) == col(SourceParticipant.participant_id))
+            .where(col(SourceParticipant.source_id) == source.id)
+        )
     )
+    # The people of this source are named in it by parts of their names too ("Quarrington is
+    # my surname", "Bea said..."): their labels, names and aliases, whole and word by word,
+    # are always found in its text. A label that names a part, not a person, is left alone.
+    for link, participant in links:
+        names = []
+        if link.speaker_label and not NEUTRAL_SPEAKERS.fullmatch(
+            " ".join(link.speaker_label.split())
+        ):
+            names.append(link.speaker_label)
+        if participant.withdrawn_at is None and participant.identity_ciphertext:
+            identity = registry.cipher.decrypt(participant.identity_ciphertext)
+            names += [n for n in [identity.get("name"), *identity.get("aliases", [])] if n]
+        for name in names:
+            for said in {name, *name_parts(name)}:
+                deny.append(DenyTerm(text=said, entity_type="PERSON"))
     # Participant codes are pseudonyms already. Speaker labels are not allowed: a label is
     # often a name, and the same name in the body text must still be redacted.
     allow = [participant.code for _link, participant in links]
     return deny, allow
+
+
+_TITLE_WORDS = frozenset(
+    [
+        "dr",
+        "doctor",
+        "mr",
+        "mrs",
+        "ms",
+        "miss",
+        "mx",
+        "prof",
+        "professor",
+        "sister",
+        "nurse",
+        "matron",
+        "councillor",
+        "cllr",
+        "sir",
+        "dame",
+        "lady",
+        "lord",
+        "rev",
+        "reverend",
+        "father",
+        "canon",
+    ]
+)
+
+
+def name_parts(name: str) -> list[str]:
+    """The words of a name that name someone on their own: not titles, initials or role words
+    ("Dr Sarah Jones" gives Sarah and Jones; "Nurse A" gives nothing)."""
+    parts = []
+    for word in name.split():
+        word = word.strip(".,;:()'\"’")
+        if (
+            len(word) >= 2
+            and word[:1].isupper()
+            and any(c.islower() for c in word)
+            and word.casefold() not in _TITLE_WORDS
+            and not NEUTRAL_SPEAKERS.fullmatch(word)
+        ):
+            parts.append(word)
+    return parts
 
 
 @dataclass
@@ -682,6 +745,13 @@ def update_redaction(
     redaction = session.get(Redaction, redaction_id)
     if redaction is None or redaction.source_id != source.id:
         raise NotFound("No redaction with that id in this source.")
+    if status == "rejected" and identifiable_closed(session, source):
+        # Rejecting publishes the words the redaction covers: an identifiable act, and this
+        # source's identifiable tier was closed by a withdrawal for everyone.
+        raise Forbidden(
+            "A participant in this source withdrew keeping de-identified use only: its "
+            "redactions can be added to or accepted, never rejected."
+        )
     if status is not None:
         if status == "suggested":
             raise Unprocessable("A decision is accepted or rejected.")
@@ -751,18 +821,6 @@ def approve(
     source.deid_approved_by = user_id
     session.add(source)
     session.flush()
-
-
-def forget_text(*, session: Session, source: Source) -> None:
-    """Drop all redactions of a source whose text was rebuilt (their offsets no longer hold);
-    detection runs again."""
-    session.execute(delete(Redaction).where(col(Redaction.source_id) == source.id))
-    session.execute(
-        update(ExtractedText)
-        .where(col(ExtractedText.source_id) == source.id)
-        .values(detected_version=None)
-    )
-    reopen(session=session, source=source)
 
 
 # -- rendering -----------------------------------------------------------------------------

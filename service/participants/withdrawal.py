@@ -239,15 +239,17 @@ def _erase_material(session: Session, runtime: Runtime, participant: Participant
         segments = texts_service.remove_speaker(
             session=session, store=store, source_id=source.id, label=link.speaker_label
         )
-        # The redactions' offsets described the old text: detect again on the new one.
-        deid_service.forget_text(session=session, source=source)
-        jobs_service.enqueue(
-            session=session,
-            kind=JobKind.deidentify,
-            submit=runtime.dispatcher.submit,
-            max_attempts=runtime.settings.job_max_attempts,
-            source_id=source.id,
-        )
+        # The redactions of the others' segments moved with them; the changed text goes back
+        # to review (and to detection first, if some text had not been through it).
+        deid_service.reopen(session=session, source=source)
+        if deid_service.awaiting_detection(session=session, source=source):
+            jobs_service.enqueue(
+                session=session,
+                kind=JobKind.deidentify,
+                submit=runtime.dispatcher.submit,
+                max_attempts=runtime.settings.job_max_attempts,
+                source_id=source.id,
+            )
         erased = _erase_originals(session, store, source)
         cut.append(
             {

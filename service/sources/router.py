@@ -27,6 +27,7 @@ from service.access.service import (
     ensure_may_read_identifiable_source,
     ensure_may_write_sources,
     ensure_source_visible,
+    identifiable_closed,
     visible_sources,
 )
 from service.db import new_id
@@ -185,6 +186,12 @@ def attach_files(
     source = sources_service.get_or_raise(session=session, source_id=source_id)
     ensure_source_visible(session, principal, source)
     ensure_may_write_sources(principal, site_id=source.site_id)
+    if identifiable_closed(session, source):
+        # New material would be reviewed blind (its originals closed) beside theirs.
+        raise Forbidden(
+            "A participant in this source withdrew keeping de-identified use only, which "
+            "closed it: add new material as a new source."
+        )
     # Let go of the read transaction while the upload streams in.
     session.rollback()
     upload = sources_service.receive_request(

@@ -331,6 +331,7 @@ def _replace_document(
     document: dict[str, Any],
     *,
     content: str | None = None,
+    keep_detection: bool = False,
 ) -> None:
     """Store a changed elements document (and content, if it changed) as the text's next
     version, compared and set against the version that was read: of two writers that read the
@@ -349,8 +350,9 @@ def _replace_document(
             "element_count": len(document["elements"]),
             "detected_version": None,
         }
-    elif text.detected_version == version:
-        # Only the elements changed (a speaker named): detection of the words still holds.
+    if (content is None or keep_detection) and text.detected_version == version:
+        # Only the elements changed (a speaker named), or only whole segments went: detection
+        # of the words that remain still holds.
         values["detected_version"] = version + 1
     written = session.execute(
         update(ExtractedText)
@@ -477,7 +479,9 @@ def remove_speaker(
 ) -> int:
     """Rebuild the source's texts without the segments of the speaker ``label``; return how
     many segments went. The others' segments keep their words, speakers and times; offsets are
-    recomputed for the shorter text."""
+    recomputed for the shorter text, and so are the redactions of the segments that stay: what
+    reviewers decided about the others' words (the withdrawn participant's name in someone
+    else's turn, above all) still holds, and detection's cover of those words too."""
     removed = 0
     for text in session.exec(select(ExtractedText).where(ExtractedText.source_id == source_id)):
         document = _read_document(store, text)
@@ -487,16 +491,29 @@ def remove_speaker(
             continue
         removed += gone
         pieces: list[str] = []
+        moved: list[tuple[int, int, int]] = []  # old start, old end, shift
         offset = 0
         for element in kept:
             if pieces:
                 offset += len(SEPARATOR)
+            moved.append((element["start"], element["end"], offset - element["start"]))
             element["start"], element["end"] = offset, offset + len(element["text"])
             offset = element["end"]
             pieces.append(element["text"])
+        for redaction in session.exec(select(Redaction).where(Redaction.text_id == text.id)):
+            shift = next(
+                (d for a, b, d in moved if a <= redaction.start and redaction.end <= b), None
+            )
+            if shift is None:  # in a segment that went
+                session.delete(redaction)
+                continue
+            redaction.start += shift
+            redaction.end += shift
+            session.add(redaction)
         document["elements"] = kept
-        session.execute(delete(Redaction).where(col(Redaction.text_id) == text.id))
-        _replace_document(session, store, text, document, content=SEPARATOR.join(pieces))
+        _replace_document(
+            session, store, text, document, content=SEPARATOR.join(pieces), keep_detection=True
+        )
     session.flush()
     return removed
 
