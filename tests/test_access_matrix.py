@@ -401,3 +401,87 @@ def test_route_template_placeholders_are_known() -> None:
         "pseudonym_id",
         "term_id",
     }
+
+
+# -- sources a viewer cannot see ------------------------------------------------------------
+
+
+def hidden_sources(w: World) -> dict[str, tuple[str, tuple[str, ...]]]:
+    """Two sources hidden from some viewers, each with the actors it is hidden from: one whose
+    participant has no consent to archiving (for RXA's researchers and admins only), and one
+    held after a withdrawal (for admins only)."""
+    admin = w.admin
+    for code in ("P-050", "P-051", "P-052"):
+        body = {"code": code, "site": "RXA", "role": "clinical"}
+        assert admin.post("/participants", json=body).status_code == 201
+    unconsented = admin.upload(
+        [("u.txt", b"Not yet consented.\n")], site="RXA", participants="P-050"
+    )
+    assert unconsented.status_code == 201, unconsented.text
+    held = admin.upload(
+        [("o.txt", b"Observation of a huddle.\n")],
+        source_type="observation",
+        site="RXA",
+        participants="P-051,P-052",
+    )
+    assert held.status_code == 201, held.text
+    admin.wait(held.json()["id"])
+    [leaving] = [p for p in admin.get("/participants").json()["items"] if p["code"] == "P-051"]
+    withdrawn = admin.post(f"/participants/{leaving['id']}/withdraw", json={"mode": "erase"})
+    assert withdrawn.status_code == 200, withdrawn.text
+    assert admin.get(f"/sources/{held.json()['id']}").json()["withdrawal_hold"] is not None
+    return {
+        "unconsented": (unconsented.json()["id"], ("other", "analyst")),
+        "held": (held.json()["id"], ("own", "other", "analyst")),
+    }
+
+
+def test_a_source_a_viewer_cannot_see_is_answered_like_an_unknown_one(
+    world: World, server: LiveServer
+) -> None:
+    """Every route that takes a source id, for every case of the matrix: a hidden source gets
+    the very answer an unknown id gets, so neither its existence nor its consent or withdrawal
+    state can be probed; and each such answer is audited as a refusal."""
+    hidden = hidden_sources(world)
+    unknown = "0190a0b0-0000-7000-8000-000000000000"
+    failures = []
+    routes = 0
+    for (method, template), cases in MATRIX.items():
+        if "{source_id}" not in template:
+            continue
+        routes += 1
+        for case in cases:
+            for kind, (source_id, actors) in hidden.items():
+                for actor in actors:
+                    answers = []
+                    for target in (source_id, unknown):
+                        path = template.replace("{source_id}", target)
+                        for name, make in case.path.items():
+                            if name != "source_id":
+                                path = path.replace("{" + name + "}", make(world, actor))
+                        response = world.apis[actor].http.request(
+                            method,
+                            path.removeprefix("/api/v1"),
+                            params=case.query,
+                            json=case.json(world) if case.json else None,
+                            files=case.multipart(world) if case.multipart else None,
+                        )
+                        answers.append((response.status_code, response.text))
+                    if answers[0] != answers[1]:
+                        failures.append(
+                            f"{method} {template} {case.query} on the {kind} source as {actor}: "
+                            f"{answers[0]} but an unknown id gets {answers[1]}"
+                        )
+    assert routes >= 14
+    assert not failures, "\n".join(failures)
+    for source_id, actors in hidden.values():
+        for actor in actors:
+            response = world.apis[actor].get(f"/sources/{source_id}")
+            assert response.status_code == 404
+            assert response.json() == {"error": "NotFound", "detail": "No source with that id."}
+    refusals = world.admin.get("/audit", params={"target": hidden["held"][0], "limit": 500}).json()[
+        "items"
+    ]
+    refused = [e for e in refusals if e["outcome"] == "refused"]
+    assert refused and all(e["detail"]["status"] in (403, 404) for e in refused)
+    assert any("withdrawal" in e["detail"]["reason"] for e in refused)

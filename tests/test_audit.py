@@ -253,6 +253,45 @@ def test_refusals_with_oversized_or_control_character_ids_are_recorded(
     assert audit_service.verify(engine=clean.engine, key=clean.audit_key).ok
 
 
+def test_requests_naming_a_malformed_or_unknown_id_are_recorded(
+    admin: Api, clean: Runtime, server: LiveServer
+) -> None:
+    """An authenticated request whose path names a target and that is answered 404 or 422 is a
+    refusal: probing ids (malformed or well-formed) on identifiable routes leaves a trace."""
+    analyst = Api(server.url, make_user(clean, Role.analyst, "ann@example.org"), clean)
+    unknown = "0190a0b0-0000-7000-8000-000000000000"
+    calls = [
+        ("/sources/%00/text", {"form": "identifiable"}, 422, "source"),
+        (f"/sources/{unknown}/files/{'A' * 5000}/content", {}, 422, "file"),
+        ("/participants/%E2%98%83", {"identity": "true"}, 422, "participant"),
+        (f"/sources/{unknown}/text", {"form": "identifiable"}, 404, "source"),
+        (f"/participants/{unknown}", {"identity": "true"}, 404, "participant"),
+        (f"/jobs/{unknown}", {}, 404, "job"),
+    ]
+    for path, params, status, _ in calls:
+        response = analyst.get(path, params=params)
+        assert response.status_code == status, (path, response.text)
+    refusals = list(reversed(events(admin, actor="ann@example.org")))
+    assert [(e["outcome"], e["detail"]["status"], e["target_type"]) for e in refusals] == [
+        ("refused", status, target) for _, _, status, target in calls
+    ]
+    nul, long, snowman, text_404, participant_404, job_404 = refusals
+    assert nul["action"] == "GET /sources/{source_id}/text"
+    assert nul["target_id"] == ""  # the NUL is cleaned away
+    assert long["target_id"] == "A" * 63 + "…"
+    assert long["detail"]["source_id"] == unknown
+    assert snowman["target_id"] == "\u2603"
+    assert text_404["target_id"] == participant_404["target_id"] == job_404["target_id"] == unknown
+    assert participant_404["detail"]["reason"] == "No participant with that id."
+    # A malformed id's reason names where and what kind of error, never the value sent.
+    assert nul["detail"]["reason"] == "path.source_id: uuid_parsing"
+    assert "AAAA" not in json.dumps(long["detail"])
+    # Without a token the same requests stay within the budget for anonymous refusals.
+    anonymous = httpx.Client(base_url=f"{server.url}/api/v1")
+    assert anonymous.get("/sources/%00/text").status_code == 401
+    assert audit_service.verify(engine=clean.engine, key=clean.audit_key).ok
+
+
 def test_append_bounds_and_cleans_every_field(clean: Runtime) -> None:
     actor = audit_service.Actor(user_id=None, label="x\x00y" * 200, client_address="::1\n")
     with transaction(clean.engine) as session:

@@ -26,10 +26,16 @@ def test_unconsented_material_is_seen_by_its_own_site_only(
     assert listed(admin) == [plain["id"], source["id"]]
     assert listed(bob) == [plain["id"]]
     assert listed(analyst) == [plain["id"]]
+    # Answered as an unknown id would be: a 403 would confirm the source and its consent state.
     refused = bob.get(f"/sources/{source['id']}")
-    assert refused.status_code == 403
-    assert "consent to archiving is not recorded" in refused.json()["detail"]
-    assert analyst.get(f"/sources/{source['id']}/text").status_code == 403
+    assert refused.status_code == 404
+    assert refused.json() == {"error": "NotFound", "detail": "No source with that id."}
+    assert analyst.get(f"/sources/{source['id']}/text").status_code == 404
+    [refusal] = admin.get(
+        "/audit", params={"target": source["id"], "actor": "bob@example.org"}
+    ).json()["items"]
+    assert refusal["outcome"] == "refused"
+    assert "consent to archiving is not recorded" in refusal["detail"]["reason"]
 
     assert consent(alice, p17["id"], "archive", "2024-02-01").status_code == 201
     assert listed(bob) == [plain["id"], source["id"]]

@@ -134,6 +134,52 @@ def test_consent_history_is_kept_and_the_form_is_an_original(
     assert len(forms) == 1
 
 
+def test_showing_role_detail_or_consent_dates_is_an_audited_read(
+    admin: Api, clean: Runtime, server: LiveServer
+) -> None:
+    """Role detail and consent dates are the identifiable tier of the participant's site: each
+    response that shows any of them is one event, with ids and counts, never the values."""
+    alice, bob = world(admin, clean, server)
+    analyst = Api(server.url, make_user(clean, Role.analyst), clean)
+    detailed = register(admin, role_detail="ward sister on the night shift")
+    plain = register(admin, "P-018")  # no role detail and no consent: nothing to show
+    assert consent(admin, detailed["id"], "archive", "2024-01-10").status_code == 201
+    assert consent(admin, detailed["id"], "archive,quote", "2024-02-10").status_code == 201
+    url = f"/participants/{detailed['id']}"
+
+    listed = alice.get("/participants").json()["items"]
+    assert [p["role_detail"] for p in listed] == ["ward sister on the night shift", None]
+    assert alice.get(url).json()["consent"]["given_on"] == "2024-02-10"
+    assert [c["given_on"] for c in alice.get(f"{url}/consents").json()] == [
+        "2024-02-10",
+        "2024-01-10",
+    ]
+    assert alice.get(f"/participants/{plain['id']}").json()["role_detail"] is None
+    assert alice.get(f"/participants/{plain['id']}/consents").json() == []
+    # Others see the metadata only, and nothing identifiable is recorded as read by them.
+    for api in (bob, analyst):
+        assert api.get("/participants").json()["items"][0]["role_detail"] is None
+        assert api.get(url).json()["consent"]["given_on"] is None
+        assert api.get(f"{url}/consents").json()[0]["given_on"] is None
+
+    shown = admin.get("/audit", params={"action": "participants.identifiable_fields_read"}).json()[
+        "items"
+    ]
+    shown = [e for e in reversed(shown) if e["actor"] != admin_email(admin)]
+    assert {e["actor"] for e in shown} == {"alice@example.org"}
+    assert [(e["target_type"], e["target_id"]) for e in shown] == [
+        ("participant", detailed["id"])
+    ] * 3
+    assert [e["detail"] for e in shown] == [
+        {"participants": [detailed["id"]], "role_details": 1, "consent_dates": 1},
+        {"participants": [detailed["id"]], "role_details": 1, "consent_dates": 1},
+        {"participants": [detailed["id"]], "role_details": 0, "consent_dates": 2},
+    ]
+    with clean.engine.connect() as conn:
+        dump = " ".join(str(r) for r in conn.execute(text("SELECT * FROM audit_event")))
+    assert "night shift" not in dump
+
+
 def test_bad_consents_are_refused_and_leave_nothing(
     admin: Api, clean: Runtime, server: LiveServer
 ) -> None:

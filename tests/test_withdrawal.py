@@ -359,7 +359,7 @@ def test_erasure_holds_what_cannot_be_separated_until_an_admin_decides(
     assert event["detail"]["group_sources_cut"] == []
     # Hidden from everyone but admins, in every route.
     for api in (alice, analyst):
-        assert api.get(f"/sources/{group['id']}").status_code == 403
+        assert api.get(f"/sources/{group['id']}").status_code == 404
         assert group["id"] not in [s["id"] for s in api.get("/sources").json()["items"]]
     shown = admin.get(f"/sources/{group['id']}").json()
     assert shown["withdrawal_hold"]["reason"]
@@ -494,7 +494,7 @@ def test_a_held_source_can_be_released_by_an_admin(
     ).json()
     assert alice.wait(notes["id"])["status"] == "ready"
     assert admin.post(f"/participants/{p17['id']}/withdraw", json={"mode": "erase"}).is_success
-    assert alice.get(f"/sources/{notes['id']}").status_code == 403
+    assert alice.get(f"/sources/{notes['id']}").status_code == 404
     url = f"/sources/{notes['id']}/withdrawal-hold"
     assert admin.post(url, json={"decision": "keep"}).status_code == 422
     released = admin.post(url, json={"decision": "release"})
@@ -542,7 +542,7 @@ def test_erasure_removes_the_rendered_voice_of_a_group_recording(
     p17 = admin.get("/participants").json()["items"][0]
     assert admin.post(f"/participants/{p17['id']}/withdraw", json={"mode": "erase"}).is_success
     assert not any("deidentified-" in k for k in clean.store.list_keys(clean.store.derived, ""))
-    assert alice.get(url).status_code == 403  # held: hidden from all but admins
+    assert alice.get(url).status_code == 404  # held: hidden from all but admins
     assert admin.get(url).status_code == 409  # and nothing to serve
     [event] = admin.get("/audit", params={"action": "participant.withdraw"}).json()["items"]
     [held] = event["detail"]["sources_held"]

@@ -16,7 +16,7 @@ from sqlmodel import Session, col, select
 
 from service.auth.models import Role
 from service.auth.service import Principal
-from service.errors import Forbidden
+from service.errors import Concealed, Forbidden
 from service.participants.models import Consent, Participant, SourceParticipant
 from service.sources.models import Source
 
@@ -212,20 +212,29 @@ def visible_sources(principal: Principal) -> Any | None:
     return and_(not_held, ~restricted)
 
 
+# What a viewer who may not see a source is told: exactly what an unknown id gets
+# (``sources_service.get_or_raise``), so a hidden source cannot be told from none at all.
+NO_SOURCE = "No source with that id."
+
+
 def ensure_source_visible(session: Session, principal: Principal, source: Source) -> None:
+    """The one visibility check on a source, made before anything else about it is looked at
+    (files, text, audio, redactions, jobs). A source the viewer may not see is answered like an
+    unknown one and audited as a refusal with the real reason: a 403 would confirm that it
+    exists and that its consent or withdrawal keeps it from them."""
     condition = visible_sources(principal)
     if condition is None:
         return
     if session.exec(select(Source.id).where(col(Source.id) == source.id, condition)).first():
         return
     if source.withdrawal_hold_at is not None:
-        raise Forbidden(
-            "This source is held for an admin's decision after a participant's withdrawal."
+        reason = "The source is held for an admin's decision after a participant's withdrawal."
+    else:
+        reason = (
+            "The source includes a participant whose consent to archiving is not recorded; "
+            "only the researchers of its site see it until it is."
         )
-    raise Forbidden(
-        "This source includes a participant whose consent to archiving is not recorded; only "
-        "the researchers of its site can see it until it is."
-    )
+    raise Concealed(NO_SOURCE, reason=reason)
 
 
 def participants_lacking(session: Session, source: Source, use: Use) -> list[str]:

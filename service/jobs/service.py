@@ -20,7 +20,7 @@ from service.access.service import ensure_source_visible
 from service.auth.models import Role
 from service.auth.service import Principal
 from service.db import after_commit, transaction, utcnow
-from service.errors import Concealed, Forbidden, NotFound
+from service.errors import Concealed, NotFound
 from service.jobs.models import Job, JobKind, JobStatus
 from service.sources.models import Source
 
@@ -69,13 +69,16 @@ def get_visible_or_raise(*, session: Session, principal: Principal, job_id: uuid
     principal may not see is answered like an unknown one, so its existence is not confirmed."""
     job = get_or_raise(session=session, job_id=job_id)
     source = session.get(Source, job.source_id) if job.source_id is not None else None
+    if source is None:
+        if principal.role is not Role.admin:
+            raise Concealed(
+                "No job with that id.", reason="Only admins see jobs that belong to no source."
+            )
+        return job
     try:
-        if source is not None:
-            ensure_source_visible(session, principal, source)
-        elif principal.role is not Role.admin:
-            raise Forbidden("Only admins see jobs that belong to no source.")
-    except Forbidden as refusal:
-        raise Concealed("No job with that id.", reason=refusal.message) from None
+        ensure_source_visible(session, principal, source)
+    except Concealed as hidden:
+        raise Concealed("No job with that id.", reason=hidden.reason) from None
     return job
 
 

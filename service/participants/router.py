@@ -27,7 +27,6 @@ from service.access.service import (
     ensure_may_read_identifiable,
     ensure_may_write_sources,
     ensure_source_visible,
-    may_read_identifiable,
 )
 from service.deps import AdminUser, AuditDep, CurrentUser, RuntimeDep, SessionDep
 from service.errors import (
@@ -72,7 +71,7 @@ def create_participant(
         {"code": participant.code, "identity": data.identity is not None},
     )
     return participants_service.describe_one(
-        session=session, participant=participant, principal=principal
+        session=session, participant=participant, principal=principal, audit=audit
     )
 
 
@@ -82,14 +81,17 @@ def create_participant(
     responses=responses(Unauthorized, Unprocessable),
 )
 def list_participants(
-    session: SessionDep, principal: CurrentUser, query: Annotated[ParticipantListQuery, Query()]
+    session: SessionDep,
+    principal: CurrentUser,
+    audit: AuditDep,
+    query: Annotated[ParticipantListQuery, Query()],
 ) -> Page[ParticipantRead]:
     """Participants by code, with their current consent; never their identities."""
     rows, next_cursor = participants_service.list_page(
         session=session, site=query.site, role=query.role, limit=query.limit, cursor=query.cursor
     )
     items = participants_service.describe(
-        session=session, participants=rows, principal=principal, identities={}
+        session=session, participants=rows, principal=principal, identities={}, audit=audit
     )
     return Page(items=items, next_cursor=next_cursor)
 
@@ -116,7 +118,7 @@ def get_participant(
         found = participants_service.identity_of(participant=participant, cipher=runtime.cipher)
         audit.record("participant.read_identity", "participant", participant.id)
     return participants_service.describe_one(
-        session=session, participant=participant, principal=principal, identity=found
+        session=session, participant=participant, principal=principal, audit=audit, identity=found
     )
 
 
@@ -144,7 +146,7 @@ def update_participant(
     )
     audit.record("participant.update", "participant", participant.id, {"fields": changed})
     return participants_service.describe_one(
-        session=session, participant=participant, principal=principal
+        session=session, participant=participant, principal=principal, audit=audit
     )
 
 
@@ -256,7 +258,7 @@ def record_consent(
             },
         )
         return participants_service.describe_one(
-            session=session, participant=participant, principal=principal
+            session=session, participant=participant, principal=principal, audit=audit
         )
 
 
@@ -266,18 +268,14 @@ def record_consent(
     responses=responses(Unauthorized, NotFound),
 )
 def consent_history(
-    participant_id: uuid.UUID, session: SessionDep, principal: CurrentUser
+    participant_id: uuid.UUID, session: SessionDep, principal: CurrentUser, audit: AuditDep
 ) -> list[ConsentRead]:
     """Every consent recorded for the participant, newest first; its dates only for those who
-    may read the participant's site's identifiable tier."""
+    may read the participant's site's identifiable tier (and that read is audited)."""
     participant = participants_service.get_or_raise(session=session, participant_id=participant_id)
-    identifiable = may_read_identifiable(principal, site_id=participant.site_id)
-    return [
-        participants_service.consent_read(c, identifiable=identifiable)
-        for c in participants_service.consent_history(
-            session=session, participant_id=participant_id
-        )
-    ]
+    return participants_service.describe_consents(
+        session=session, participant=participant, principal=principal, audit=audit
+    )
 
 
 @router.post(
@@ -387,7 +385,7 @@ def withdraw_participant(
     )
     audit.record("participant.withdraw", "participant", participant.id, report)
     return participants_service.describe_one(
-        session=session, participant=participant, principal=principal
+        session=session, participant=participant, principal=principal, audit=audit
     )
 
 

@@ -26,6 +26,7 @@ from service.access.service import (
     ensure_may_manage_participants,
     may_read_identifiable,
 )
+from service.audit.service import Recorder
 from service.auth.service import Principal
 from service.db import utcnow
 from service.errors import Conflict, NotFound, Unprocessable
@@ -264,10 +265,11 @@ def describe(
     participants: list[Participant],
     principal: Principal,
     identities: dict[uuid.UUID, Identity],
+    audit: Recorder,
 ) -> list[ParticipantRead]:
     """The API view of participants. ``role_detail`` and consent dates belong to the
     identifiable tier of the participant's site: others get null (code, site, role and consent
-    scopes are metadata)."""
+    scopes are metadata). A response that shows any of them is recorded on ``audit``."""
     consents = current_consents(session=session, participant_ids=[p.id for p in participants])
     requests = open_requests_of(session=session, participant_ids=[p.id for p in participants])
     site_ids = {p.site_id for p in participants}
@@ -304,6 +306,14 @@ def describe(
                 updated_at=p.updated_at,
             )
         )
+    # Judged on what the response shows, so no branch above can show a field unrecorded.
+    _record_shown(
+        audit,
+        {
+            str(r.id): (r.role_detail is not None, int(r.consent is not None and _dated(r.consent)))
+            for r in result
+        },
+    )
     return result
 
 
@@ -312,12 +322,51 @@ def describe_one(
     session: Session,
     participant: Participant,
     principal: Principal,
+    audit: Recorder,
     identity: Identity | None = None,
 ) -> ParticipantRead:
     identities = {participant.id: identity} if identity is not None else {}
     return describe(
-        session=session, participants=[participant], principal=principal, identities=identities
+        session=session,
+        participants=[participant],
+        principal=principal,
+        identities=identities,
+        audit=audit,
     )[0]
+
+
+def describe_consents(
+    *, session: Session, participant: Participant, principal: Principal, audit: Recorder
+) -> list[ConsentRead]:
+    """Every consent recorded for the participant, newest first, as the API shows it; their
+    dates only for those who may read the participant's site's identifiable tier, recorded."""
+    identifiable = may_read_identifiable(principal, site_id=participant.site_id)
+    result = [
+        consent_read(c, identifiable=identifiable)
+        for c in consent_history(session=session, participant_id=participant.id)
+    ]
+    _record_shown(audit, {str(participant.id): (False, sum(_dated(c) for c in result))})
+    return result
+
+
+def _dated(consent: ConsentRead) -> bool:
+    return consent.given_on is not None or consent.created_at is not None
+
+
+def _record_shown(audit: Recorder, shown: dict[str, tuple[bool, int]]) -> None:
+    """One event for a response that showed identifiable fields of participants: their ids and
+    how many role details and dated consents, never the values (as
+    ``source.identifiable_fields_read`` does for sources)."""
+    named = [pid for pid, (role_detail, dates) in shown.items() if role_detail or dates]
+    if not named:
+        return
+    only = named[0] if len(named) == 1 else None
+    detail = {
+        "participants": named,
+        "role_details": sum(int(shown[pid][0]) for pid in named),
+        "consent_dates": sum(shown[pid][1] for pid in named),
+    }
+    audit.record("participants.identifiable_fields_read", "participant", only, detail)
 
 
 # -- links to sources --------------------------------------------------------------------

@@ -30,6 +30,7 @@ from schemas.sources import (
     WithdrawalHold,
 )
 from service.access.service import (
+    NO_SOURCE,
     Use,
     ensure_may_write_sources,
     identifiable_closed_ids,
@@ -621,7 +622,7 @@ def refresh_status(*, session: Session, source_id: uuid.UUID) -> Source:
 def get_or_raise(*, session: Session, source_id: uuid.UUID) -> Source:
     source = session.get(Source, source_id)
     if source is None:
-        raise NotFound("No source with that id.")
+        raise NotFound(NO_SOURCE)
     return source
 
 
