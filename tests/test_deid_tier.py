@@ -424,3 +424,36 @@ def test_erasure_keeps_the_redactions_of_the_others_words(
     shown = analyst.get(f"/sources/{sid}/text").text
     assert shown.endswith("is right about the rota.")
     assert "Zebedee" not in shown and "Quiverfull" not in shown and "ward rota" not in shown
+
+
+def test_titles_and_tags_may_not_name_a_known_person(
+    admin: Api, clean: Runtime, server: LiveServer
+) -> None:
+    """Titles and tags are metadata every user sees and nothing de-identifies: a careless title
+    naming a participant, a speaker or a person a reviewer confirmed is refused, and nothing is
+    stored."""
+    alice, _ = world(admin, clean, server)
+    _person(alice, "P-017", "Rosalind Quarrington")
+    note = [("notes.txt", b"Notes of the meeting about the rota.\n")]
+    for fields in (
+        {"title": "Interview with Rosalind Quarrington"},
+        {"title": "quarrington follow-up"},
+        {"title": "Interview 4", "tags": "pilot,Rosalind"},
+        {"title": "Interview with Merrin", "participants": "P-017=Merrin Pennywhistle"},
+    ):
+        refused = alice.upload(note, site="RXA", **fields)
+        assert refused.status_code == 422, (fields, refused.text)
+        assert "Quarrington" not in refused.text and "Merrin" not in refused.text
+    assert all_objects(clean.store) == []
+    assert alice.get("/sources").json()["items"] == []
+
+    # A name a reviewer confirmed anywhere in the project is known too.
+    made = alice.upload(
+        [("notes.txt", b"Notes: Cornelius Fairweather chaired the meeting.\n")], site="RXA"
+    )
+    sid = deid_ready(alice, made.json()["id"])["id"]
+    approve(alice, sid)
+    again = alice.upload(note, site="RXA", title="Follow-up with Cornelius Fairweather")
+    assert again.status_code == 422
+    fine = alice.upload(note, site="RXA", title="Interview 17", tags="pilot,EPR")
+    assert fine.status_code == 201, fine.text

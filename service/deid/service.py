@@ -394,6 +394,49 @@ def _deny_and_allow(
     return deny, allow
 
 
+def names_a_known_person(
+    *, session: Session, cipher: IdentityCipher, texts: Sequence[str], labels: Sequence[str] = ()
+) -> bool:
+    """Whether any of ``texts`` (a title, tags: metadata every user sees) holds the name of a
+    person the archive knows, or a word of one: a participant's name or alias, a speaker label
+    given beside it, or a person's name a reviewer confirmed (the registry). The words are
+    compared by keyed digest with the registry, so no name is decrypted for it."""
+    grams: set[str] = set()
+    for text in texts:
+        words = re.findall(r"[^\W\d_][\w'’-]*", text)
+        for n in range(1, 5):
+            for i in range(len(words) - n + 1):
+                grams.add(normalise(" ".join(words[i : i + n])))
+    if not grams:
+        return False
+    known = {
+        normalise(part)
+        for label in labels
+        if not NEUTRAL_SPEAKERS.fullmatch(" ".join(label.split()))
+        for part in [label, *name_parts(label)]
+    }
+    for participant in session.exec(
+        select(Participant).where(
+            col(Participant.withdrawn_at).is_(None),
+            col(Participant.identity_ciphertext).is_not(None),
+        )
+    ):
+        assert participant.identity_ciphertext is not None
+        identity = cipher.decrypt(participant.identity_ciphertext)
+        for name in [identity.get("name"), *identity.get("aliases", [])]:
+            if name:
+                known |= {normalise(part) for part in [name, *name_parts(name)]}
+    if grams & known:
+        return True
+    digests = [cipher.digest(gram) for gram in grams]
+    found = session.exec(
+        select(Pseudonym.id)
+        .where(Pseudonym.entity_type == "PERSON", col(Pseudonym.term_digest).in_(digests))
+        .limit(1)
+    ).first()
+    return found is not None
+
+
 _TITLE_WORDS = frozenset(
     [
         "dr",

@@ -156,6 +156,7 @@ def create_source(
             settings=runtime.settings,
             source_id=source_id,
             submit=runtime.dispatcher.submit,
+            cipher=runtime.cipher,
         )
         audit.record("source.create", "source", source.id, _files_detail(upload))
         return sources_service.describe(

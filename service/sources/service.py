@@ -58,6 +58,7 @@ from service.jobs import service as jobs_service
 from service.jobs.models import JobKind
 from service.jobs.service import Superseded
 from service.participants import service as participants_service
+from service.participants.identity import IdentityCipher
 from service.sites import service as sites_service
 from service.sites.models import Site
 from service.sources.models import (
@@ -319,6 +320,7 @@ def create(
     settings: Settings,
     source_id: uuid.UUID,
     submit: Any,
+    cipher: IdentityCipher,
 ) -> Source:
     """Create a source with the originals just stored; queue their extraction."""
     if not upload.files:
@@ -326,6 +328,19 @@ def create(
     kinds = file_kinds(upload.fields, upload.files)
     site = _resolve_site(session, metadata.site)
     ensure_may_write_sources(principal, site_id=site.id if site else None)
+    links = participants_service.parse_links(metadata.participants)
+    if deid_service.names_a_known_person(
+        session=session,
+        cipher=cipher,
+        texts=[metadata.title, *metadata.tags],
+        labels=[link.speaker_label for link in links if link.speaker_label],
+    ):
+        # Titles and tags are metadata: every user sees them, and nothing de-identifies them.
+        raise Unprocessable(
+            "The title or a tag names a person the archive knows (a participant, a speaker, or "
+            "a name a reviewer confirmed). Every user sees titles and tags: describe the source "
+            "with participant codes such as P-017 instead; nothing was stored."
+        )
     source = Source(
         id=source_id,
         title=metadata.title,
