@@ -185,6 +185,10 @@ class AllowList:
     acronyms: frozenset[str]  # upper-case acronyms
     trimmable: frozenset[str]  # case-folded terms that may be trimmed off a span's edge
     longest: int  # words in the longest term
+    # The trimmable terms of more than one word ("Global Digital Exemplar", "go-live"), found
+    # as whole phrases in the text before a span's edge is judged: a span that ends or starts
+    # inside one ("Global Digital" of a supplier-shaped name) loses the phrase's part.
+    phrases: re.Pattern[str] | None = None
 
     @classmethod
     def of(cls, terms: Iterable[str]) -> AllowList:
@@ -216,6 +220,9 @@ class AllowList:
         if not edges or not self.trimmable:
             return start, end
         original = (start, end)
+        start, end = self._outside_phrases(text, start, end)
+        if start >= end:
+            return None
         changed = True
         while changed:
             changed = False
@@ -245,12 +252,51 @@ class AllowList:
                     break
         if (start, end) == original:
             return start, end
-        rest_words = re.findall(r"[^\W_][\w'’&.-]*", text[start:end])
-        if not any(w.lower() not in STOP_WORDS and w.lower() not in FILLERS for w in rest_words):
+        if not _could_name(text[start:end]):
             return None
         if self.allows(text[start:end]):
             return None
         return start, end
+
+    # How far around a span to look for a phrase it cuts into: more than the longest term.
+    _PHRASE_WINDOW = 160
+
+    def _outside_phrases(self, text: str, start: int, end: int) -> tuple[int, int]:
+        """The span without the part of a vocabulary phrase that it cuts into at either edge
+        ("Global Digital" of "Global Digital Exemplar" is nothing, "Northgate Global Digital"
+        is "Northgate"). A phrase wholly inside the span is left to the edge trimming, which
+        knows the names that hold a term ("University of Wales")."""
+        if self.phrases is None:
+            return start, end
+        window = (max(0, start - self._PHRASE_WINDOW), min(len(text), end + self._PHRASE_WINDOW))
+        for phrase in self.phrases.finditer(text, *window):
+            p_start, p_end = phrase.span()
+            if p_end <= start or p_start >= end or (start <= p_start and p_end <= end):
+                continue
+            if p_start <= start and end <= p_end:
+                return start, start  # all of it is part of the phrase
+            if p_start < start:
+                start = p_end
+            else:
+                end = p_start
+        while start < end and not text[start].isalnum():
+            start += 1
+        while end > start and not text[end - 1].isalnum():
+            end -= 1
+        return start, end
+
+
+def _could_name(rest: str) -> bool:
+    """Whether what the allow list left of a span can still name someone or something: a word
+    that is no stop word, filler or generic word of a name ("the", "so", "Programme", "Board"
+    are not), or a capitalised given name that is also a stop word ("Will", "May")."""
+    for word in re.findall(r"[^\W_][\w'’&.-]*", rest):
+        lower = word.lower()
+        if lower not in STOP_WORDS and lower not in FILLERS and lower not in GENERIC_ORG_WORDS:
+            return True
+        if word[0].isupper() and plain(lower) in GIVEN_NAMES | AMBIGUOUS_NAMES:
+            return True
+    return False
 
 
 @functools.lru_cache(maxsize=16)
@@ -269,7 +315,12 @@ def _allow_list(terms: frozenset[str]) -> AllowList:
             keys.add(key)
         if not all(w in name_words for w in key.split()):
             trimmable.add(key)
-    return AllowList(frozenset(keys), frozenset(acronyms), frozenset(trimmable), longest)
+    multiword = sorted((k for k in trimmable if re.search(r"[^\w]", k)), key=len, reverse=True)
+    phrases = None
+    if multiword:
+        body = "|".join(r"\s+".join(re.escape(w) for w in k.split()) for k in multiword)
+        phrases = re.compile(rf"(?<!\w)(?:{body})(?!\w)", re.IGNORECASE)
+    return AllowList(frozenset(keys), frozenset(acronyms), frozenset(trimmable), longest, phrases)
 
 
 def is_allowed(text: str, allow: Iterable[str] = ()) -> bool:
@@ -385,6 +436,25 @@ NOT_NAMES = words(
     interviewer participant facilitator nhs gp covid
     """
 )
+# After a title, the words that continue a role ("Nurse Practitioner", "Sister in charge",
+# "the Nurse Clinic") or are no name at all. Narrower than NOT_NAMES: a title makes the word
+# after it a surname whatever it means on its own or whatever the vocabulary says of it ("Dr
+# Ward", "Sister Ward", "Mrs May", "Mr England", "Dr Nice", "Nurse Page").
+TITLE_NOT_NAMES = words(
+    """
+    practitioner practitioners associate associates consultant consultants manager managers lead
+    leads specialist specialists in charge who registrar director officer advisor adviser
+    educator champion champions team teams staff unit units hospital clinic clinics surgery
+    practice board group the a an and or of on at to for from with by not no yes sorry
+    monday tuesday wednesday thursday friday saturday sunday
+    interviewer participant facilitator nhs gp covid
+    """
+)
+# Words that make a phrase of the word before them: "the Doctor Ward Round" names no doctor.
+TITLE_PHRASE_ENDS = words("round rounds manager managers sister sisters clerk clerks staff team")
+# Words before a title that make it a common noun: "our sister ward", "the nurse lead".
+TITLE_AS_NOUN = words("the a an our their his her my your its this that these those every each")
+
 # Words that start a sentence or a clause and so are capitalised without being part of a name.
 LEADING_FUNCTION_WORDS = words(
     """
@@ -989,6 +1059,8 @@ class HospitalRecognizer(_Recogniser):
             name = text[start : match.start(2) if match.group(2) else match.start(3)]
             if start >= match.end() or not _has_specific_word(name, GENERIC_ORG_WORDS):
                 continue
+            if re.fullmatch(rf"(?:{TITLES})\.?", name.strip()):
+                continue  # "Matron Trust" is a person
             if start == match.start() and at_sentence_start(text, start):
                 first = name.split()[0].lower() if name.split() else ""
                 if first in STOP_WORDS:
@@ -1203,23 +1275,45 @@ class TitledPersonRecognizer(_Recogniser):
         r"([a-z][a-z'’\-]+)"
     )
 
+    def __init__(self, nouns: frozenset[str] = frozenset()) -> None:
+        super().__init__()
+        # English nouns (spaCy's lemma index): a noun after a title is a surname even when the
+        # tagger calls it a verb.
+        self.nouns = nouns
+
+    @staticmethod
+    def _phrase(text: str, end: int) -> bool:
+        """Whether the word ending at ``end`` begins a phrase with the next ("Ward Round")."""
+        following = re.match(r"\s+([A-Za-z]+)", text[end : end + 24])
+        return following is not None and following.group(1).lower() in TITLE_PHRASE_ENDS
+
     def find(self, text: str, doc: Doc | None) -> Iterator[Found]:
         for match in self.PATTERN.finditer(text):
             start, end = match.span(1)
             kept_end = start
             for word in re.finditer(r"\S+", match.group(1)):
-                if word.group(0).lower().rstrip(".") in NOT_NAMES:
+                if word.group(0).lower().rstrip(".") in TITLE_NOT_NAMES:
                     break
                 kept_end = start + word.end()
-            if kept_end > start:
+            if kept_end > start and not self._phrase(text, kept_end):
                 yield start, kept_end, "PERSON", 0.9
         if is_caseless(text):
             for match in self.CASELESS.finditer(text):
                 surname = match.group(1)
-                if surname in STOP_WORDS or surname in NOT_NAMES or surname in FILLERS:
+                if surname in STOP_WORDS or surname in TITLE_NOT_NAMES or surname in FILLERS:
+                    continue
+                preceding = text[max(0, match.start() - 16) : match.start()]
+                before = re.search(r"([a-z]+)\s+$", preceding)
+                if before and before.group(1) in TITLE_AS_NOUN:
+                    continue  # "our sister ward": a title only in name
+                if self._phrase(text, match.end(1)):
                     continue
                 token = token_at(doc, match.start(1))
-                if token is not None and token.pos_ in ("VERB", "AUX", "ADP", "PRON", "DET", "ADV"):
+                if token is not None and token.pos_ in ("AUX", "ADP", "PRON", "DET", "ADV"):
+                    continue
+                # "doctor said" is no name; the small model also tags a noun as a verb
+                # now and then ("and sister ward about it"), so a noun stays a name.
+                if token is not None and token.pos_ == "VERB" and surname not in self.nouns:
                     continue
                 yield match.start(1), match.end(1), "PERSON", 0.7
 
@@ -1427,9 +1521,12 @@ NER = "spacy_ner"
 _TITLE_BEFORE = re.compile(rf"\b(?:{TITLES})\.?\s+$")
 
 
-def _after_title(text: str, start: int) -> bool:
+def _after_title(text: str, start: int, recognizer: str = "") -> bool:
     """Whether a span follows a title: "Ward" in "Dr Ward" is a name, whatever the allow list
-    says of wards."""
+    says of wards. The titled-person recogniser's finds always are (it knows the caseless
+    "dr ward" of a transcript too, and has already ruled out "our sister ward")."""
+    if recognizer == TitledPersonRecognizer.NAME:
+        return True
     return _TITLE_BEFORE.search(text[max(0, start - 16) : start]) is not None
 
 
@@ -1730,7 +1827,7 @@ class Detector:
             OrganisationRecognizer(),
             AddressRecognizer(),
             PlaceRecognizer(),
-            TitledPersonRecognizer(),
+            TitledPersonRecognizer(nouns=index.get("noun", frozenset())),
             GivenNameRecognizer(),
             InitialledPersonRecognizer(),
             InitialsRecognizer(),
@@ -1823,7 +1920,7 @@ class Detector:
                     RecognizerResult.RECOGNIZER_NAME_KEY, "unknown"
                 )
                 for start, end in _tidy(chunk, result.start, result.end, result.entity_type):
-                    if not _after_title(chunk, start):
+                    if not _after_title(chunk, start, name):
                         edges = trim_allowed and result.entity_type in NAME_TYPES
                         kept = allowed.trim(chunk, start, end, edges=edges)
                         if kept is None:
@@ -1854,7 +1951,7 @@ class Detector:
         for c in _resolve(candidates, text):
             # What a longer span left over ("EPR" of "Northgate EPR" when the deny list took
             # "Northgate") passes the allow list again.
-            if not c.denied and not _after_title(text, c.start):
+            if not c.denied and not _after_title(text, c.start, c.recognizer):
                 edges = trim_allowed and c.entity_type in NAME_TYPES
                 kept = allowed.trim(text, c.start, c.end, edges=edges)
                 if kept is None:
