@@ -352,8 +352,10 @@ def test_a_name_after_a_title_is_a_person_whatever_the_word(
     ):
         spans = detector.detect(text)
         assert [(s.text, s.entity_type) for s in spans] == [(name, "PERSON")], text
-    # A role after a title is no name.
+    # A role after a title is no name, nor is a title's phrase.
     assert detector.detect("Then Nurse Practitioner cover and a Ward Manager came.") == []
+    spans = detector.detect("The Doctor Ward Round ran late; so did the Sister Ward Manager.")
+    assert found(spans, "PERSON") == []
     assert detector.detect("Ask the Sister in charge, or a Nurse Consultant.") == []
 
 
@@ -483,6 +485,7 @@ def test_an_acronym_never_takes_a_name_with_it(detector: Detector) -> None:
         "Pas Okonkwo ran the team. Later, Pas Okonkwo ran the team again.",
         "Interviewer: Who ran it?\nParticipant: Pas Okonkwo ran the team. Yeah, Pas Okonkwo "
         "ran the team.",
+        "Honestly Pas Okonkwo ran the team, and Pas Okonkwo ran the team well.",
     ):
         for vocabulary in (DEFAULT_VOCABULARY, ()):
             spans = detector.detect(text, vocabulary=vocabulary)

@@ -445,7 +445,8 @@ TITLE_NOT_NAMES = words(
     practitioner practitioners associate associates consultant consultants manager managers lead
     leads specialist specialists in charge who registrar director officer advisor adviser
     educator champion champions team teams staff unit units hospital clinic clinics surgery
-    practice board group the a an and or of on at to for from with by not no yes sorry
+    practice board group round rounds the a an and or of on at to for from with by not no yes
+    sorry
     monday tuesday wednesday thursday friday saturday sunday
     interviewer participant facilitator nhs gp covid
     """
@@ -661,15 +662,72 @@ class NhsNumberRecognizer(NhsRecognizer):
         return nhs_number_valid(re.sub(r"\D", "", pattern_text))
 
 
+def _uk_national(raw: str) -> str:
+    """The national digits of a UK number as written ("+44 (0)20 ..." -> "020...")."""
+    digits = re.sub(r"\D", "", raw.replace("(0)", ""))
+    if digits.startswith("0044"):
+        digits = digits[2:]
+    return "0" + digits[2:] if digits.startswith("44") else digits
+
+
+def _possible_uk_number(national: str) -> bool:
+    """Whether national digits make a possible UK number: 10 or 11 digits with a prefix in use
+    (01, 02, 03, 05, 07, 08, 09), by libphonenumber's offline metadata."""
+    if len(national) not in (10, 11) or national[1] not in "1235789":
+        return False
+    try:
+        number = phonenumbers.parse(national, "GB")
+    except phonenumbers.NumberParseException:
+        return False
+    return bool(phonenumbers.is_possible_number(number))
+
+
+# Words that announce a phone number: "call me on", "ring him on", "my number is", "mobile:".
+# Not "NHS number is" or "hospital number": those announce an NHS number.
+PHONE_CUE = re.compile(
+    r"(?:\b(?:call|ring|phone|text|reach|contact|get\s+(?:hold\s+of|through\s+to))\s+"
+    r"(?:me|him|her|us|them|you|the\s+office|the\s+team)(?:\s+back)?\s+(?:on|at)"
+    r"|\b(?:my|his|her|their|your|our|home|work|office|direct|contact|phone|mobile|landline|"
+    r"telephone|work\s+mobile)\s+(?:number|no\.?)(?:\s+(?:is|was|being|it's|it\s+is))?"
+    r"|\b(?:tel|telephone|mobile|mob|phone|landline)\.?(?:\s+(?:is|was|on))?)"
+    r"[\s:,.\-]*$",
+    re.IGNORECASE,
+)
+PHONE_CUE_WINDOW = 48
+
+
+def after_phone_cue(text: str, start: int) -> bool:
+    """Whether words announcing a phone number end right before ``start``."""
+    return PHONE_CUE.search(text[max(0, start - PHONE_CUE_WINDOW) : start]) is not None
+
+
 class UkPhoneRecognizer(_Recogniser):
     """UK telephone numbers in the usual written forms (07700 900123, +44 7700 900123,
     +44 (0)20 7946 0000, (020) 7946 0000, 0161-496-0000), checked for a possible UK number's
-    length and prefix by libphonenumber's offline metadata."""
+    length and prefix by libphonenumber's offline metadata.
+
+    And digits grouped any other way by hyphens, dots or spaces (07700.900.123,
+    0 7 7 0 0 9 0 0 1 2 3, a speech recogniser's 07-7-0-0-900-123): taken when the digits make a
+    possible UK number, or, right after words that announce a number ("call me on", "my number
+    is"), when they have 9 to 12 digits with a UK prefix, because a speech recogniser drops or
+    doubles a digit ("07-7-0-0-0900-123" for "oh seven seven double oh nine hundred one two
+    three"). Not when the grouping reads as a date, a time, a decimal or a version number."""
 
     ENTITIES = ("PHONE",)
     NAME = "uk_phone"
     PATTERN = re.compile(
         r"(?<![\w+])(?:(?:\+|00)\s?44\s?(?:\(0\)\s?)?|\(0|0)\d[\d\s()\-]{7,14}\d(?!\w)"
+    )
+    # Digits with at most one separator (hyphen, dot, space; a hyphen or dot may have spaces
+    # around it) between any two, from a UK prefix to the last digit of the run.
+    GROUPED = re.compile(
+        r"(?<![\w+.,/:£$€\-])(?:\+\s?44|0044|0)(?:(?:\s?[.\-]\s?|\s)?\d)+(?!\w|[.,/:]\d)"
+    )
+    # What makes a grouping something else: a time or an amount ("09.00", "4.50"), a decimal
+    # ("0.5"), a version ("0.9.1.2"), a date ("05-03-2024").
+    NOT_A_PHONE = re.compile(
+        r"(?:^|[\s\-])\d{1,2}\.\d{2}(?=[\s\-]|$)|(?<!\d)\d\.\d"
+        r"|(?<!\d)\d{1,2}([.\-])\d{1,2}\1(?:19|20)\d{2}"
     )
 
     def find(self, text: str, doc: Doc | None) -> Iterator[Found]:
@@ -677,18 +735,19 @@ class UkPhoneRecognizer(_Recogniser):
             raw = match.group(0)
             if raw.count("(") != raw.count(")") and not raw.startswith("(0"):
                 continue
-            digits = re.sub(r"\D", "", raw.replace("(0)", ""))
-            if digits.startswith("0044"):
-                digits = digits[2:]
-            national = "0" + digits[2:] if digits.startswith("44") else digits
-            if len(national) not in (10, 11) or national[1] not in "1235789":
-                continue
-            try:
-                number = phonenumbers.parse(national, "GB")
-            except phonenumbers.NumberParseException:
-                continue
-            if phonenumbers.is_possible_number(number):
+            if _possible_uk_number(_uk_national(raw)):
                 yield match.start(), match.end(), "PHONE", 0.95
+        for match in self.GROUPED.finditer(text):
+            raw = match.group(0)
+            national = _uk_national(raw)
+            if len(national) < 2 or national[1] not in "1235789":
+                continue
+            if self.NOT_A_PHONE.search(raw):
+                continue
+            if _possible_uk_number(national):
+                yield match.start(), match.end(), "PHONE", 0.85
+            elif 9 <= len(national) <= 12 and after_phone_cue(text, match.start()):
+                yield match.start(), match.end(), "PHONE", 0.8
 
 
 class SpokenNumberRecognizer(_Recogniser):
@@ -755,6 +814,10 @@ class SpokenNumberRecognizer(_Recogniser):
 
     def find(self, text: str, doc: Doc | None) -> Iterator[Found]:
         for run in self.RUN.finditer(text):
+            if "." in run.group(0) and re.fullmatch(r"[\d\s,.\-]+", run.group(0)):
+                # digits between dots are a version, decimals or a written number, which
+                # UkPhoneRecognizer judges; no words were spoken here
+                continue
             tokens = [
                 (m.start() + run.start(), m.end() + run.start(), m.group(0))
                 for m in re.finditer(r"[\w]+", run.group(0))
@@ -775,6 +838,10 @@ class SpokenNumberRecognizer(_Recogniser):
                 if digits is None or len(digits) < 10:
                     continue
                 kind = self.classify(digits)
+                if kind and kind[0] == "PHONE" and all(t[2].isdigit() for t in tokens[i:j]):
+                    # digits written as digits are UkPhoneRecognizer's to judge, with its
+                    # guards against dates and times ("05-03-2024 06")
+                    kind = None
                 if kind:
                     found = (tokens[i][0], tokens[j - 1][1], kind[0], kind[1], j)
                     break
@@ -1395,6 +1462,56 @@ class GivenNameRecognizer(_Recogniser):
             yield word.start(), end, "PERSON", 0.7 if end > word.end() else 0.65
 
 
+class UnlistedNameRecognizer(_Recogniser):
+    """A given name and a surname that no list knows, where the NER misses them ("Pas Okonkwo
+    ran the team", while it finds "Tas Okonkwo"): two capitalised words the parser takes for
+    proper nouns, the second no English word, place or name-making word. Weak (0.6): it backs
+    up the NER, whose span wins where it has one."""
+
+    ENTITIES = ("PERSON",)
+    NAME = "unlisted_name"
+    # The surname in a lookahead, so that every pair is tried: in "Honestly Pas Okonkwo" the
+    # pair "Honestly Pas" fails and "Pas Okonkwo" is still seen.
+    PATTERN = re.compile(
+        rf"(?<![\w'’-])([{UPPER}][{LOWER}]+)(?=(\s+)((?:Mc|Mac|O['’])?[{UPPER}][{LOWER}'’]+"
+        rf"(?:-[{UPPER}][{LOWER}]+)?)(?![\w'’-]))"
+    )
+    PLACES = frozenset(p.lower() for p in UK_PLACES)
+
+    def __init__(self, dictionary: frozenset[str] = frozenset()) -> None:
+        super().__init__()
+        self.dictionary = dictionary
+
+    def _no_name(self, word: str) -> bool:
+        lower = word.lower()
+        return (
+            lower in STOP_WORDS
+            or lower in FILLERS
+            or lower in LEADING_FUNCTION_WORDS
+            or lower in NOT_NAMES
+            or lower in GENERIC_ORG_WORDS
+            or lower in SPEAKER_WORDS
+            or lower in self.PLACES
+            or re.fullmatch(TITLES, word) is not None
+        )
+
+    def find(self, text: str, doc: Doc | None) -> Iterator[Found]:
+        if doc is None:
+            return  # the parser's proper nouns are the cue; without them, nothing
+        for match in self.PATTERN.finditer(text):
+            given, surname = match.group(1), match.group(3)
+            if self._no_name(given) or self._no_name(surname):
+                continue
+            if plain(surname).lower() in self.dictionary:
+                continue
+            first, second = token_at(doc, match.start(1)), token_at(doc, match.start(3))
+            if first is None or second is None or first.i + 1 != second.i:
+                continue
+            if first.pos_ != "PROPN" or second.pos_ != "PROPN":
+                continue
+            yield match.start(1), match.end(3), "PERSON", 0.6
+
+
 class InitialsRecognizer(_Recogniser):
     """Initials standing for a person in minutes ("SK reported", "Action: RK to raise"), a
     minute-taker's convention; weak (0.5), as acronyms of teams and roles look the same."""
@@ -1565,6 +1682,24 @@ def _subtract(pieces: list[tuple[int, int]], start: int, end: int) -> list[tuple
         for piece in ((s, min(e, start)), (max(s, end), e))
         if piece[1] > piece[0]
     ]
+
+
+# Recognisers that only back up the NER: their finds count where it found nothing.
+BACKUP_RECOGNISERS = frozenset({UnlistedNameRecognizer.NAME})
+
+
+def _backed_up(candidates: list[_Candidate]) -> list[_Candidate]:
+    """Drop a backup recogniser's finds that an NER span overlaps: the NER's span, label and
+    corrections stand ("Pasco Hendry" listed beside a person is a person, "Great Yarmouth" a
+    place)."""
+    ner = sorted((c.start, c.end) for c in candidates if c.recognizer == NER)
+    starts = [s for s, _ in ner]
+
+    def covered(c: _Candidate) -> bool:
+        i = bisect.bisect_left(starts, c.end)
+        return any(e > c.start for _, e in ner[max(0, i - 64) : i])
+
+    return [c for c in candidates if c.recognizer not in BACKUP_RECOGNISERS or not covered(c)]
 
 
 def _carve_ner(text: str, candidates: list[_Candidate], allow: AllowList) -> list[_Candidate]:
@@ -1830,6 +1965,7 @@ class Detector:
             TitledPersonRecognizer(nouns=index.get("noun", frozenset())),
             GivenNameRecognizer(),
             InitialledPersonRecognizer(),
+            UnlistedNameRecognizer(dictionary=self._dictionary),
             InitialsRecognizer(),
         ]
         registry = RecognizerRegistry(recognizers=recognizers, supported_languages=["en"])
@@ -1937,6 +2073,7 @@ class Detector:
                     candidates.append(
                         _Candidate(offset + start, offset + end, result.entity_type, score, name)
                     )
+        candidates = _backed_up(candidates)
         candidates = _carve_ner(text, candidates, allowed)
         _relabel_ner(text, candidates)
         for term in deny:
