@@ -1498,13 +1498,16 @@ class UnlistedNameRecognizer(_Recogniser):
     def find(self, text: str, doc: Doc | None) -> Iterator[Found]:
         if doc is None:
             return  # the parser's proper nouns are the cue; without them, nothing
+        tokens: dict[int, Token] | None = None
         for match in self.PATTERN.finditer(text):
             given, surname = match.group(1), match.group(3)
             if self._no_name(given) or self._no_name(surname):
                 continue
             if plain(surname).lower() in self.dictionary:
                 continue
-            first, second = token_at(doc, match.start(1)), token_at(doc, match.start(3))
+            if tokens is None:
+                tokens = {token.idx: token for token in doc}  # token_at is slow on long texts
+            first, second = tokens.get(match.start(1)), tokens.get(match.start(3))
             if first is None or second is None or first.i + 1 != second.i:
                 continue
             if first.pos_ != "PROPN" or second.pos_ != "PROPN":
@@ -1689,15 +1692,16 @@ BACKUP_RECOGNISERS = frozenset({UnlistedNameRecognizer.NAME})
 
 
 def _backed_up(candidates: list[_Candidate]) -> list[_Candidate]:
-    """Drop a backup recogniser's finds that an NER span overlaps: the NER's span, label and
+    """Drop a backup recogniser's finds that an NER span covers: the NER's span, label and
     corrections stand ("Pasco Hendry" listed beside a person is a person, "Great Yarmouth" a
-    place)."""
+    place). Where the NER took only part ("Okonkwo" of "Pas Okonkwo"), the whole name stays
+    and, being longer, wins."""
     ner = sorted((c.start, c.end) for c in candidates if c.recognizer == NER)
     starts = [s for s, _ in ner]
 
     def covered(c: _Candidate) -> bool:
-        i = bisect.bisect_left(starts, c.end)
-        return any(e > c.start for _, e in ner[max(0, i - 64) : i])
+        i = bisect.bisect_right(starts, c.start)
+        return any(e >= c.end for _, e in ner[max(0, i - 64) : i])
 
     return [c for c in candidates if c.recognizer not in BACKUP_RECOGNISERS or not covered(c)]
 
