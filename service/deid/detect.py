@@ -179,7 +179,11 @@ class AllowList:
     begins or ends with a term ("Northgate EPR", "NHS England North West") loses the term and
     keeps the rest, unless the term is a word that makes names ("Trust", "NHS Trust", "Ward":
     "Kettlewick NHS Trust" is one name) or is joined to the rest by "of", "for", "and"...
-    ("University of Wales"). What is left must still hold a word that is no stop word."""
+    ("University of Wales"). A span that starts or ends inside a term of several words ("Global
+    Digital" of "Global Digital Exemplar") loses the term's part. What is left must still be able
+    to name something: a word that is no stop word and no generic word of names ("Programme"),
+    or a capitalised given name ("Will"). Nothing that is not itself allowed is taken off a span
+    but stop words, punctuation and such generic words."""
 
     keys: frozenset[str]  # case-folded terms
     acronyms: frozenset[str]  # upper-case acronyms
