@@ -17,6 +17,7 @@ from bench.deid_eval import TARGETS, score
 from service.deid.detect import (
     DEFAULT_ALLOW,
     ENTITY_TYPES,
+    AllowList,
     Detector,
     Span,
     Term,
@@ -197,6 +198,50 @@ def test_uk_phone_formats(detector: Detector, phone: str) -> None:
     assert spans[0].score >= 0.9
 
 
+@pytest.mark.parametrize(
+    ("text", "phone", "score"),
+    [
+        # Whisper's grouping of "07700 900123", a digit doubled: after a cue, whatever its length
+        ("Call me on 07-7-0-0-0900-123 tomorrow.", "07-7-0-0-0900-123", 0.8),
+        ("My number is 07-7-0-0-0900-123.", "07-7-0-0-0900-123", 0.8),
+        ("Ring me on 0161-4-9-6-00000, after two.", "0161-4-9-6-00000", 0.8),
+        ("you can ring me on 0 7 7 0 0 9 0 0 1 2 3 any time", "0 7 7 0 0 9 0 0 1 2 3", 0.85),
+        ("Call me on 07700.900.123 tomorrow.", "07700.900.123", 0.85),
+        # an odd grouping of a well-formed number needs no cue
+        ("Yeah 07-7-0-0-900-123 is the mobile.", "07-7-0-0-900-123", 0.85),
+        ("It was 0161.496.0000 then.", "0161.496.0000", 0.85),
+        ("It was +44 7700.900.123 then.", "+44 7700.900.123", 0.85),
+    ],
+)
+def test_uk_phones_grouped_oddly(detector: Detector, text: str, phone: str, score: float) -> None:
+    """Issue 9: a speech recogniser groups a number's digits its own way, and may double one;
+    written forms use dots or spaces between single digits."""
+    spans = detector.detect(text)
+    assert [(s.text, s.entity_type) for s in spans] == [(phone, "PHONE")]
+    assert spans[0].score >= score
+
+
+def test_numbers_that_are_not_phones(detector: Detector) -> None:
+    text = (
+        "On 2024-03-05 at 09.00-17.00, NHS number 943-476-5919, we spent £1,234.56 and "
+        "0.5 0.75 0.8 of a post; 05-03-2024 06-03-2024; ref 0044-1234; code 012-345; "
+        "the 09.00 10.30 11.45 12.15 slots; version 0.9.1.2.3.4.5.6.7.8."
+    )
+    spans = detector.detect(text)
+    assert found(spans, "PHONE") == [], spans
+    assert found(spans, "NHS_NUMBER") == ["943-476-5919"]
+    assert found(spans, "DATE") == ["2024-03-05", "05-03-2024", "06-03-2024"]
+    # A cue does not make a phone of an NHS number, a date or too few digits.
+    for cue in ("call me on", "my number is", "ring me on"):
+        assert found(detector.detect(f"{cue} 2024-03-05"), "PHONE") == [], cue
+        assert found(detector.detect(f"{cue} 0-7-7-0-0-9-0"), "PHONE") == [], cue
+    spans = detector.detect("My NHS number is 943-476-5919, ring me on 07700 900123.")
+    assert [(s.text, s.entity_type) for s in spans] == [
+        ("943-476-5919", "NHS_NUMBER"),
+        ("07700 900123", "PHONE"),
+    ]
+
+
 def test_postcodes_full_and_outward(detector: Detector) -> None:
     spans = detector.detect("Send it to 14 Mill Lane, Marple SK6 7AB; the M13 area has the least.")
     assert found(spans, "POSTCODE") == ["SK6 7AB", "M13"]
@@ -282,6 +327,48 @@ def test_titles_stay_outside_the_name(detector: Detector) -> None:
     assert found(spans, "PERSON") == ["Okonkwo", "Mbeki"]
 
 
+@pytest.mark.parametrize(
+    ("title", "name"),
+    [
+        ("Dr", "Ward"),
+        ("Sister", "Ward"),
+        ("Mr", "England"),
+        ("Dr", "Nice"),
+        ("Nurse", "Page"),
+        ("Dr", "Wardle"),
+        ("Mr", "Wales"),
+        ("Matron", "Trust"),
+    ],
+)
+def test_a_name_after_a_title_is_a_person_whatever_the_word(
+    detector: Detector, title: str, name: str
+) -> None:
+    """A common noun or a vocabulary word after a title is a surname (issue 9): the title
+    says so, whatever the word lists say of the word on its own."""
+    for text in (
+        f"Then {title} {name} came to see us.",
+        f"We asked {title} {name}, who said no.",
+        f"{title} {name} ran the huddle.",
+    ):
+        spans = detector.detect(text)
+        assert [(s.text, s.entity_type) for s in spans] == [(name, "PERSON")], text
+    # A role after a title is no name, nor is a title's phrase.
+    assert detector.detect("Then Nurse Practitioner cover and a Ward Manager came.") == []
+    spans = detector.detect("The Doctor Ward Round ran late; so did the Sister Ward Manager.")
+    assert found(spans, "PERSON") == []
+    assert detector.detect("Ask the Sister in charge, or a Nurse Consultant.") == []
+
+
+def test_a_name_after_a_title_in_a_caseless_transcript(detector: Detector) -> None:
+    text = "so i asked dr ward and sister ward about it and they said the ward was full"
+    assert [(s.text, s.entity_type) for s in detector.detect(text)] == [
+        ("ward", "PERSON"),
+        ("ward", "PERSON"),
+    ]
+    # a sister ward is a ward, not a nun
+    assert detector.detect("so they moved him to our sister ward and it was fine really") == []
+
+
 def test_hospitals_and_wards(detector: Detector) -> None:
     spans = detector.detect(
         "I moved from Ward 7 at St Elsewhere Hospital to the Ash ward, then ward seven at "
@@ -295,7 +382,10 @@ def test_hospitals_and_wards(detector: Detector) -> None:
     assert found(spans, "WARD") == ["Ward 7", "Ash ward", "ward seven"]
     # "Dr Ward" is a person, not a ward; no allow-list word hides a name after a title.
     assert found(detector.detect("Then Dr Ward and Mr England came."), "WARD") == []
-    assert found(detector.detect("Then Dr Ward and Mr England came."), "PERSON") == ["England"]
+    assert found(detector.detect("Then Dr Ward and Mr England came."), "PERSON") == [
+        "Ward",
+        "England",
+    ]
 
 
 # -- deny and allow lists ---------------------------------------------------------------------
@@ -327,7 +417,13 @@ def test_deny_list_wins_overlaps_and_beats_the_allow_list(detector: Detector) ->
     spans = detector.detect(
         text, deny=[Term("Osei from Kettlewick", "PERSON")], allow=["Osei from Kettlewick"]
     )
-    # what the deny-list hit leaves of the overlapped names is kept, if still a name
+    # what the deny-list hit leaves of the overlapped names is kept, if still a name; the
+    # allowed phrase takes its part of the hospital, and "General Hospital" names nothing
+    assert [(s.text, s.recognizer) for s in spans] == [
+        ("Amara", "titled_person"),
+        ("Osei from Kettlewick", "deny_list"),
+    ]
+    spans = detector.detect(text, deny=[Term("Osei from Kettlewick", "PERSON")])
     assert [(s.text, s.recognizer) for s in spans] == [
         ("Amara", "titled_person"),
         ("Osei from Kettlewick", "deny_list"),
@@ -378,6 +474,68 @@ def test_acronyms_keep_their_capitals(detector: Detector) -> None:
     spans = detector.detect("Ed Balls and Ed came to the ED.")
     assert [s.text for s in spans] == ["Ed Balls", "Ed"]
     assert detector.detect("so the ed was rammed and the epr was down", vocabulary=["ED"]) == []
+
+
+def test_an_acronym_never_takes_a_name_with_it(detector: Detector) -> None:
+    """ "Pas Okonkwo" (issue 9): the allow list's PAS must not take the capitalised name, nor
+    the surname with it; the name is suggested whole, at each occurrence, wherever it stands,
+    even when the NER misses it."""
+    for text in (
+        "Pas Okonkwo ran the team. Pas Okonkwo ran the team.",
+        "Pas Okonkwo ran the team. Later, Pas Okonkwo ran the team again.",
+        "Interviewer: Who ran it?\nParticipant: Pas Okonkwo ran the team. Yeah, Pas Okonkwo "
+        "ran the team.",
+        "Honestly Pas Okonkwo ran the team, and Pas Okonkwo ran the team well.",
+    ):
+        for vocabulary in (DEFAULT_VOCABULARY, ()):
+            spans = detector.detect(text, vocabulary=vocabulary)
+            names = [s for s in spans if "Okonkwo" in s.text]
+            assert [s.text for s in names] == ["Pas Okonkwo", "Pas Okonkwo"], (text, spans)
+    # The acronym itself, in capitals, is trimmed off; what is not allowed stays.
+    spans = detector.detect("Ask PAS Okonkwo about the PAS.")
+    assert [s.text for s in spans if "Okonkwo" in s.text] in (["Okonkwo"], ["PAS Okonkwo"])
+
+
+def test_the_allow_list_removes_only_what_it_allows() -> None:
+    allow = AllowList.of(DEFAULT_VOCABULARY)
+
+    def kept(text: str) -> str | None:
+        found = allow.trim(text, 0, len(text))
+        return None if found is None else text[found[0] : found[1]]
+
+    assert kept("Pas Okonkwo") == "Pas Okonkwo"
+    assert kept("Ed Okonkwo") == "Ed Okonkwo"
+    assert kept("PAS Okonkwo") == "Okonkwo"
+    assert kept("Okonkwo PAS") == "Okonkwo"
+    assert kept("Northgate EPR") == "Northgate"
+    assert kept("EPR") is None
+    # A name a stop word spells stays: it is no allowed word.
+    assert kept("EPR Will") == "Will"
+    # A programme's name is allowed whole, and a piece of it is allowed with it.
+    assert kept("Global Digital Exemplar") is None
+    text = "We were a Global Digital Exemplar."
+    start = text.index("Global")
+    assert allow.trim(text, start, start + len("Global Digital")) is None
+    assert allow.trim(text, start + len("Global "), text.index(".")) is None
+
+
+def test_programme_names_are_vocabulary_as_whole_phrases(detector: Detector) -> None:
+    """ "Global Digital Exemplar" is vocabulary (issue 9): no recogniser's piece of it
+    ("Global Digital", as a supplier-like name) is suggested, and where a longer span holds the
+    phrase, no fragment of the phrase is left suggested."""
+    text = (
+        "We were a Global Digital Exemplar, then a fast follower; the GDE money came in 2017. "
+        "The Global Digital Exemplar Programme Board met at Kettlewick General Hospital. "
+        "Northgate Global Digital Exemplar work went well, said Gareth Pritchard."
+    )
+    spans = [(s.text, s.entity_type) for s in detector.detect(text)]
+    assert not [s for s, _ in spans if re.search(r"Global|Digital|Exemplar|GDE|fast", s)], spans
+    assert ("Kettlewick General Hospital", "HOSPITAL") in spans
+    assert ("Gareth Pritchard", "PERSON") in spans
+    assert ("Northgate", "ORGANISATION") in spans or ("Northgate", "LOCATION") in spans
+    # Without the vocabulary the phrase is no longer protected.
+    plain = [s.text for s in detector.detect(text, vocabulary=())]
+    assert any("Global" in s for s in plain)
 
 
 def test_deny_list_wins_over_the_vocabulary(detector: Detector) -> None:

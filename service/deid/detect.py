@@ -179,12 +179,20 @@ class AllowList:
     begins or ends with a term ("Northgate EPR", "NHS England North West") loses the term and
     keeps the rest, unless the term is a word that makes names ("Trust", "NHS Trust", "Ward":
     "Kettlewick NHS Trust" is one name) or is joined to the rest by "of", "for", "and"...
-    ("University of Wales"). What is left must still hold a word that is no stop word."""
+    ("University of Wales"). A span that starts or ends inside a term of several words ("Global
+    Digital" of "Global Digital Exemplar") loses the term's part. What is left must still be able
+    to name something: a word that is no stop word and no generic word of names ("Programme"),
+    or a capitalised given name ("Will"). Nothing that is not itself allowed is taken off a span
+    but stop words, punctuation and such generic words."""
 
     keys: frozenset[str]  # case-folded terms
     acronyms: frozenset[str]  # upper-case acronyms
     trimmable: frozenset[str]  # case-folded terms that may be trimmed off a span's edge
     longest: int  # words in the longest term
+    # The trimmable terms of more than one word ("Global Digital Exemplar", "go-live"), found
+    # as whole phrases in the text before a span's edge is judged: a span that ends or starts
+    # inside one ("Global Digital" of a supplier-shaped name) loses the phrase's part.
+    phrases: re.Pattern[str] | None = None
 
     @classmethod
     def of(cls, terms: Iterable[str]) -> AllowList:
@@ -216,6 +224,9 @@ class AllowList:
         if not edges or not self.trimmable:
             return start, end
         original = (start, end)
+        start, end = self._outside_phrases(text, start, end)
+        if start >= end:
+            return None
         changed = True
         while changed:
             changed = False
@@ -245,12 +256,51 @@ class AllowList:
                     break
         if (start, end) == original:
             return start, end
-        rest_words = re.findall(r"[^\W_][\w'’&.-]*", text[start:end])
-        if not any(w.lower() not in STOP_WORDS and w.lower() not in FILLERS for w in rest_words):
+        if not _could_name(text[start:end]):
             return None
         if self.allows(text[start:end]):
             return None
         return start, end
+
+    # How far around a span to look for a phrase it cuts into: more than the longest term.
+    _PHRASE_WINDOW = 160
+
+    def _outside_phrases(self, text: str, start: int, end: int) -> tuple[int, int]:
+        """The span without the part of a vocabulary phrase that it cuts into at either edge
+        ("Global Digital" of "Global Digital Exemplar" is nothing, "Northgate Global Digital"
+        is "Northgate"). A phrase wholly inside the span is left to the edge trimming, which
+        knows the names that hold a term ("University of Wales")."""
+        if self.phrases is None:
+            return start, end
+        window = (max(0, start - self._PHRASE_WINDOW), min(len(text), end + self._PHRASE_WINDOW))
+        for phrase in self.phrases.finditer(text, *window):
+            p_start, p_end = phrase.span()
+            if p_end <= start or p_start >= end or (start <= p_start and p_end <= end):
+                continue
+            if p_start <= start and end <= p_end:
+                return start, start  # all of it is part of the phrase
+            if p_start < start:
+                start = p_end
+            else:
+                end = p_start
+        while start < end and not text[start].isalnum():
+            start += 1
+        while end > start and not text[end - 1].isalnum():
+            end -= 1
+        return start, end
+
+
+def _could_name(rest: str) -> bool:
+    """Whether what the allow list left of a span can still name someone or something: a word
+    that is no stop word, filler or generic word of a name ("the", "so", "Programme", "Board"
+    are not), or a capitalised given name that is also a stop word ("Will", "May")."""
+    for word in re.findall(r"[^\W_][\w'’&.-]*", rest):
+        lower = word.lower()
+        if lower not in STOP_WORDS and lower not in FILLERS and lower not in GENERIC_ORG_WORDS:
+            return True
+        if word[0].isupper() and plain(lower) in GIVEN_NAMES | AMBIGUOUS_NAMES:
+            return True
+    return False
 
 
 @functools.lru_cache(maxsize=16)
@@ -269,7 +319,12 @@ def _allow_list(terms: frozenset[str]) -> AllowList:
             keys.add(key)
         if not all(w in name_words for w in key.split()):
             trimmable.add(key)
-    return AllowList(frozenset(keys), frozenset(acronyms), frozenset(trimmable), longest)
+    multiword = sorted((k for k in trimmable if re.search(r"[^\w]", k)), key=len, reverse=True)
+    phrases = None
+    if multiword:
+        body = "|".join(r"\s+".join(re.escape(w) for w in k.split()) for k in multiword)
+        phrases = re.compile(rf"(?<!\w)(?:{body})(?!\w)", re.IGNORECASE)
+    return AllowList(frozenset(keys), frozenset(acronyms), frozenset(trimmable), longest, phrases)
 
 
 def is_allowed(text: str, allow: Iterable[str] = ()) -> bool:
@@ -385,6 +440,26 @@ NOT_NAMES = words(
     interviewer participant facilitator nhs gp covid
     """
 )
+# After a title, the words that continue a role ("Nurse Practitioner", "Sister in charge",
+# "the Nurse Clinic") or are no name at all. Narrower than NOT_NAMES: a title makes the word
+# after it a surname whatever it means on its own or whatever the vocabulary says of it ("Dr
+# Ward", "Sister Ward", "Mrs May", "Mr England", "Dr Nice", "Nurse Page").
+TITLE_NOT_NAMES = words(
+    """
+    practitioner practitioners associate associates consultant consultants manager managers lead
+    leads specialist specialists in charge who registrar director officer advisor adviser
+    educator champion champions team teams staff unit units hospital clinic clinics surgery
+    practice board group round rounds the a an and or of on at to for from with by not no yes
+    sorry
+    monday tuesday wednesday thursday friday saturday sunday
+    interviewer participant facilitator nhs gp covid
+    """
+)
+# Words that make a phrase of the word before them: "the Doctor Ward Round" names no doctor.
+TITLE_PHRASE_ENDS = words("round rounds manager managers sister sisters clerk clerks staff team")
+# Words before a title that make it a common noun: "our sister ward", "the nurse lead".
+TITLE_AS_NOUN = words("the a an our their his her my your its this that these those every each")
+
 # Words that start a sentence or a clause and so are capitalised without being part of a name.
 LEADING_FUNCTION_WORDS = words(
     """
@@ -591,15 +666,72 @@ class NhsNumberRecognizer(NhsRecognizer):
         return nhs_number_valid(re.sub(r"\D", "", pattern_text))
 
 
+def _uk_national(raw: str) -> str:
+    """The national digits of a UK number as written ("+44 (0)20 ..." -> "020...")."""
+    digits = re.sub(r"\D", "", raw.replace("(0)", ""))
+    if digits.startswith("0044"):
+        digits = digits[2:]
+    return "0" + digits[2:] if digits.startswith("44") else digits
+
+
+def _possible_uk_number(national: str) -> bool:
+    """Whether national digits make a possible UK number: 10 or 11 digits with a prefix in use
+    (01, 02, 03, 05, 07, 08, 09), by libphonenumber's offline metadata."""
+    if len(national) not in (10, 11) or national[1] not in "1235789":
+        return False
+    try:
+        number = phonenumbers.parse(national, "GB")
+    except phonenumbers.NumberParseException:
+        return False
+    return bool(phonenumbers.is_possible_number(number))
+
+
+# Words that announce a phone number: "call me on", "ring him on", "my number is", "mobile:".
+# Not "NHS number is" or "hospital number": those announce an NHS number.
+PHONE_CUE = re.compile(
+    r"(?:\b(?:call|ring|phone|text|reach|contact|get\s+(?:hold\s+of|through\s+to))\s+"
+    r"(?:me|him|her|us|them|you|the\s+office|the\s+team)(?:\s+back)?\s+(?:on|at)"
+    r"|\b(?:my|his|her|their|your|our|home|work|office|direct|contact|phone|mobile|landline|"
+    r"telephone|work\s+mobile)\s+(?:number|no\.?)(?:\s+(?:is|was|being|it's|it\s+is))?"
+    r"|\b(?:tel|telephone|mobile|mob|phone|landline)\.?(?:\s+(?:is|was|on))?)"
+    r"[\s:,.\-]*$",
+    re.IGNORECASE,
+)
+PHONE_CUE_WINDOW = 48
+
+
+def after_phone_cue(text: str, start: int) -> bool:
+    """Whether words announcing a phone number end right before ``start``."""
+    return PHONE_CUE.search(text[max(0, start - PHONE_CUE_WINDOW) : start]) is not None
+
+
 class UkPhoneRecognizer(_Recogniser):
     """UK telephone numbers in the usual written forms (07700 900123, +44 7700 900123,
     +44 (0)20 7946 0000, (020) 7946 0000, 0161-496-0000), checked for a possible UK number's
-    length and prefix by libphonenumber's offline metadata."""
+    length and prefix by libphonenumber's offline metadata.
+
+    And digits grouped any other way by hyphens, dots or spaces (07700.900.123,
+    0 7 7 0 0 9 0 0 1 2 3, a speech recogniser's 07-7-0-0-900-123): taken when the digits make a
+    possible UK number, or, right after words that announce a number ("call me on", "my number
+    is"), when they have 9 to 12 digits with a UK prefix, because a speech recogniser drops or
+    doubles a digit ("07-7-0-0-0900-123" for "oh seven seven double oh nine hundred one two
+    three"). Not when the grouping reads as a date, a time, a decimal or a version number."""
 
     ENTITIES = ("PHONE",)
     NAME = "uk_phone"
     PATTERN = re.compile(
         r"(?<![\w+])(?:(?:\+|00)\s?44\s?(?:\(0\)\s?)?|\(0|0)\d[\d\s()\-]{7,14}\d(?!\w)"
+    )
+    # Digits with at most one separator (hyphen, dot, space; a hyphen or dot may have spaces
+    # around it) between any two, from a UK prefix to the last digit of the run.
+    GROUPED = re.compile(
+        r"(?<![\w+.,/:£$€\-])(?:\+\s?44|0044|0)(?:(?:\s?[.\-]\s?|\s)?\d)+(?!\w|[.,/:]\d)"
+    )
+    # What makes a grouping something else: a time or an amount ("09.00", "4.50"), a decimal
+    # ("0.5"), a version ("0.9.1.2"), a date ("05-03-2024").
+    NOT_A_PHONE = re.compile(
+        r"(?:^|[\s\-])\d{1,2}\.\d{2}(?=[\s\-]|$)|(?<!\d)\d\.\d"
+        r"|(?<!\d)\d{1,2}([.\-])\d{1,2}\1(?:19|20)\d{2}"
     )
 
     def find(self, text: str, doc: Doc | None) -> Iterator[Found]:
@@ -607,18 +739,19 @@ class UkPhoneRecognizer(_Recogniser):
             raw = match.group(0)
             if raw.count("(") != raw.count(")") and not raw.startswith("(0"):
                 continue
-            digits = re.sub(r"\D", "", raw.replace("(0)", ""))
-            if digits.startswith("0044"):
-                digits = digits[2:]
-            national = "0" + digits[2:] if digits.startswith("44") else digits
-            if len(national) not in (10, 11) or national[1] not in "1235789":
-                continue
-            try:
-                number = phonenumbers.parse(national, "GB")
-            except phonenumbers.NumberParseException:
-                continue
-            if phonenumbers.is_possible_number(number):
+            if _possible_uk_number(_uk_national(raw)):
                 yield match.start(), match.end(), "PHONE", 0.95
+        for match in self.GROUPED.finditer(text):
+            raw = match.group(0)
+            national = _uk_national(raw)
+            if len(national) < 2 or national[1] not in "1235789":
+                continue
+            if self.NOT_A_PHONE.search(raw):
+                continue
+            if _possible_uk_number(national):
+                yield match.start(), match.end(), "PHONE", 0.85
+            elif 9 <= len(national) <= 12 and after_phone_cue(text, match.start()):
+                yield match.start(), match.end(), "PHONE", 0.8
 
 
 class SpokenNumberRecognizer(_Recogniser):
@@ -685,6 +818,10 @@ class SpokenNumberRecognizer(_Recogniser):
 
     def find(self, text: str, doc: Doc | None) -> Iterator[Found]:
         for run in self.RUN.finditer(text):
+            if "." in run.group(0) and re.fullmatch(r"[\d\s,.\-]+", run.group(0)):
+                # digits between dots are a version, decimals or a written number, which
+                # UkPhoneRecognizer judges; no words were spoken here
+                continue
             tokens = [
                 (m.start() + run.start(), m.end() + run.start(), m.group(0))
                 for m in re.finditer(r"[\w]+", run.group(0))
@@ -705,6 +842,10 @@ class SpokenNumberRecognizer(_Recogniser):
                 if digits is None or len(digits) < 10:
                     continue
                 kind = self.classify(digits)
+                if kind and kind[0] == "PHONE" and all(t[2].isdigit() for t in tokens[i:j]):
+                    # digits written as digits are UkPhoneRecognizer's to judge, with its
+                    # guards against dates and times ("05-03-2024 06")
+                    kind = None
                 if kind:
                     found = (tokens[i][0], tokens[j - 1][1], kind[0], kind[1], j)
                     break
@@ -989,6 +1130,8 @@ class HospitalRecognizer(_Recogniser):
             name = text[start : match.start(2) if match.group(2) else match.start(3)]
             if start >= match.end() or not _has_specific_word(name, GENERIC_ORG_WORDS):
                 continue
+            if re.fullmatch(rf"(?:{TITLES})\.?", name.strip()):
+                continue  # "Matron Trust" is a person
             if start == match.start() and at_sentence_start(text, start):
                 first = name.split()[0].lower() if name.split() else ""
                 if first in STOP_WORDS:
@@ -1203,23 +1346,45 @@ class TitledPersonRecognizer(_Recogniser):
         r"([a-z][a-z'’\-]+)"
     )
 
+    def __init__(self, nouns: frozenset[str] = frozenset()) -> None:
+        super().__init__()
+        # English nouns (spaCy's lemma index): a noun after a title is a surname even when the
+        # tagger calls it a verb.
+        self.nouns = nouns
+
+    @staticmethod
+    def _phrase(text: str, end: int) -> bool:
+        """Whether the word ending at ``end`` begins a phrase with the next ("Ward Round")."""
+        following = re.match(r"\s+([A-Za-z]+)", text[end : end + 24])
+        return following is not None and following.group(1).lower() in TITLE_PHRASE_ENDS
+
     def find(self, text: str, doc: Doc | None) -> Iterator[Found]:
         for match in self.PATTERN.finditer(text):
             start, end = match.span(1)
             kept_end = start
             for word in re.finditer(r"\S+", match.group(1)):
-                if word.group(0).lower().rstrip(".") in NOT_NAMES:
+                if word.group(0).lower().rstrip(".") in TITLE_NOT_NAMES:
                     break
                 kept_end = start + word.end()
-            if kept_end > start:
+            if kept_end > start and not self._phrase(text, kept_end):
                 yield start, kept_end, "PERSON", 0.9
         if is_caseless(text):
             for match in self.CASELESS.finditer(text):
                 surname = match.group(1)
-                if surname in STOP_WORDS or surname in NOT_NAMES or surname in FILLERS:
+                if surname in STOP_WORDS or surname in TITLE_NOT_NAMES or surname in FILLERS:
+                    continue
+                preceding = text[max(0, match.start() - 16) : match.start()]
+                before = re.search(r"([a-z]+)\s+$", preceding)
+                if before and before.group(1) in TITLE_AS_NOUN:
+                    continue  # "our sister ward": a title only in name
+                if self._phrase(text, match.end(1)):
                     continue
                 token = token_at(doc, match.start(1))
-                if token is not None and token.pos_ in ("VERB", "AUX", "ADP", "PRON", "DET", "ADV"):
+                if token is not None and token.pos_ in ("AUX", "ADP", "PRON", "DET", "ADV"):
+                    continue
+                # "doctor said" is no name; the small model also tags a noun as a verb
+                # now and then ("and sister ward about it"), so a noun stays a name.
+                if token is not None and token.pos_ == "VERB" and surname not in self.nouns:
                     continue
                 yield match.start(1), match.end(1), "PERSON", 0.7
 
@@ -1299,6 +1464,59 @@ class GivenNameRecognizer(_Recogniser):
                 ):
                     end = words[i + 1].end()
             yield word.start(), end, "PERSON", 0.7 if end > word.end() else 0.65
+
+
+class UnlistedNameRecognizer(_Recogniser):
+    """A given name and a surname that no list knows, where the NER misses them ("Pas Okonkwo
+    ran the team", while it finds "Tas Okonkwo"): two capitalised words the parser takes for
+    proper nouns, the second no English word, place or name-making word. Weak (0.6): it backs
+    up the NER, whose span wins where it has one."""
+
+    ENTITIES = ("PERSON",)
+    NAME = "unlisted_name"
+    # The surname in a lookahead, so that every pair is tried: in "Honestly Pas Okonkwo" the
+    # pair "Honestly Pas" fails and "Pas Okonkwo" is still seen.
+    PATTERN = re.compile(
+        rf"(?<![\w'’-])([{UPPER}][{LOWER}]+)(?=(\s+)((?:Mc|Mac|O['’])?[{UPPER}][{LOWER}'’]+"
+        rf"(?:-[{UPPER}][{LOWER}]+)?)(?![\w'’-]))"
+    )
+    PLACES = frozenset(p.lower() for p in UK_PLACES)
+
+    def __init__(self, dictionary: frozenset[str] = frozenset()) -> None:
+        super().__init__()
+        self.dictionary = dictionary
+
+    def _no_name(self, word: str) -> bool:
+        lower = word.lower()
+        return (
+            lower in STOP_WORDS
+            or lower in FILLERS
+            or lower in LEADING_FUNCTION_WORDS
+            or lower in NOT_NAMES
+            or lower in GENERIC_ORG_WORDS
+            or lower in SPEAKER_WORDS
+            or lower in self.PLACES
+            or re.fullmatch(TITLES, word) is not None
+        )
+
+    def find(self, text: str, doc: Doc | None) -> Iterator[Found]:
+        if doc is None:
+            return  # the parser's proper nouns are the cue; without them, nothing
+        tokens: dict[int, Token] | None = None
+        for match in self.PATTERN.finditer(text):
+            given, surname = match.group(1), match.group(3)
+            if self._no_name(given) or self._no_name(surname):
+                continue
+            if plain(surname).lower() in self.dictionary:
+                continue
+            if tokens is None:
+                tokens = {token.idx: token for token in doc}  # token_at is slow on long texts
+            first, second = tokens.get(match.start(1)), tokens.get(match.start(3))
+            if first is None or second is None or first.i + 1 != second.i:
+                continue
+            if first.pos_ != "PROPN" or second.pos_ != "PROPN":
+                continue
+            yield match.start(1), match.end(3), "PERSON", 0.6
 
 
 class InitialsRecognizer(_Recogniser):
@@ -1427,9 +1645,12 @@ NER = "spacy_ner"
 _TITLE_BEFORE = re.compile(rf"\b(?:{TITLES})\.?\s+$")
 
 
-def _after_title(text: str, start: int) -> bool:
+def _after_title(text: str, start: int, recognizer: str = "") -> bool:
     """Whether a span follows a title: "Ward" in "Dr Ward" is a name, whatever the allow list
-    says of wards."""
+    says of wards. The titled-person recogniser's finds always are (it knows the caseless
+    "dr ward" of a transcript too, and has already ruled out "our sister ward")."""
+    if recognizer == TitledPersonRecognizer.NAME:
+        return True
     return _TITLE_BEFORE.search(text[max(0, start - 16) : start]) is not None
 
 
@@ -1468,6 +1689,25 @@ def _subtract(pieces: list[tuple[int, int]], start: int, end: int) -> list[tuple
         for piece in ((s, min(e, start)), (max(s, end), e))
         if piece[1] > piece[0]
     ]
+
+
+# Recognisers that only back up the NER: their finds count where it found nothing.
+BACKUP_RECOGNISERS = frozenset({UnlistedNameRecognizer.NAME})
+
+
+def _backed_up(candidates: list[_Candidate]) -> list[_Candidate]:
+    """Drop a backup recogniser's finds that an NER span covers: the NER's span, label and
+    corrections stand ("Pasco Hendry" listed beside a person is a person, "Great Yarmouth" a
+    place). Where the NER took only part ("Okonkwo" of "Pas Okonkwo"), the whole name stays
+    and, being longer, wins."""
+    ner = sorted((c.start, c.end) for c in candidates if c.recognizer == NER)
+    starts = [s for s, _ in ner]
+
+    def covered(c: _Candidate) -> bool:
+        i = bisect.bisect_right(starts, c.start)
+        return any(e >= c.end for _, e in ner[max(0, i - 64) : i])
+
+    return [c for c in candidates if c.recognizer not in BACKUP_RECOGNISERS or not covered(c)]
 
 
 def _carve_ner(text: str, candidates: list[_Candidate], allow: AllowList) -> list[_Candidate]:
@@ -1730,9 +1970,10 @@ class Detector:
             OrganisationRecognizer(),
             AddressRecognizer(),
             PlaceRecognizer(),
-            TitledPersonRecognizer(),
+            TitledPersonRecognizer(nouns=index.get("noun", frozenset())),
             GivenNameRecognizer(),
             InitialledPersonRecognizer(),
+            UnlistedNameRecognizer(dictionary=self._dictionary),
             InitialsRecognizer(),
         ]
         registry = RecognizerRegistry(recognizers=recognizers, supported_languages=["en"])
@@ -1823,7 +2064,7 @@ class Detector:
                     RecognizerResult.RECOGNIZER_NAME_KEY, "unknown"
                 )
                 for start, end in _tidy(chunk, result.start, result.end, result.entity_type):
-                    if not _after_title(chunk, start):
+                    if not _after_title(chunk, start, name):
                         edges = trim_allowed and result.entity_type in NAME_TYPES
                         kept = allowed.trim(chunk, start, end, edges=edges)
                         if kept is None:
@@ -1840,6 +2081,7 @@ class Detector:
                     candidates.append(
                         _Candidate(offset + start, offset + end, result.entity_type, score, name)
                     )
+        candidates = _backed_up(candidates)
         candidates = _carve_ner(text, candidates, allowed)
         _relabel_ner(text, candidates)
         for term in deny:
@@ -1854,7 +2096,7 @@ class Detector:
         for c in _resolve(candidates, text):
             # What a longer span left over ("EPR" of "Northgate EPR" when the deny list took
             # "Northgate") passes the allow list again.
-            if not c.denied and not _after_title(text, c.start):
+            if not c.denied and not _after_title(text, c.start, c.recognizer):
                 edges = trim_allowed and c.entity_type in NAME_TYPES
                 kept = allowed.trim(text, c.start, c.end, edges=edges)
                 if kept is None:
