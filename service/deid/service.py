@@ -23,7 +23,7 @@ from sqlmodel import Session, col, select
 from service.access.service import identifiable_closed
 from service.db import utcnow
 from service.deid.models import AllowTerm, Pseudonym, PseudonymCounter, Redaction, Term
-from service.deid.policy import policy_for
+from service.deid.policy import policy_for, status_on_detection
 from service.deid.vocabulary import DEFAULT_VOCABULARY
 from service.errors import Conflict, Forbidden, NotFound, Unprocessable
 from service.participants.identity import IdentityCipher
@@ -552,11 +552,7 @@ def record_detection(
         session.execute(delete(Redaction).where(col(Redaction.text_id) == text_id))
         for span in spans:
             entity_type = span.entity_type if span.entity_type in ENTITY_TYPES else "ORGANISATION"
-            status = "suggested"
-            if policy.auto_accept_at is not None and span.score >= policy.auto_accept_at:
-                status = "accepted"
-            elif not policy.review_required:
-                status = "rejected"
+            status = status_on_detection(policy=policy, entity_type=entity_type, score=span.score)
             session.add(
                 Redaction(
                     source_id=source.id,
