@@ -30,6 +30,31 @@ def _bracketed(value: str | None) -> str | None:
     return value
 
 
+class RedactionReason(BaseModel):
+    """Why the detector suggested a span; never the span's own words."""
+
+    recogniser: str = Field(description="The recogniser that found it, e.g. titled_person")
+    why: str = Field(description="One plain sentence, e.g. 'a capitalised word after the title Dr'")
+    context: str | None = Field(
+        default=None, description="The cue words that decided it, if any, e.g. 'call me on'"
+    )
+    list: str | None = Field(
+        default=None,
+        description="The word list or gazetteer that matched, if any, e.g. 'given names'",
+    )
+
+    def plain(self) -> str:
+        """One line of plain text, for the anonymisation log's CSV: the sentence, the cue
+        words and the list if any, the recogniser."""
+        parts = [self.why]
+        if self.context:
+            parts.append(f"cue: {self.context}")
+        if self.list:
+            parts.append(f"list: {self.list}")
+        parts.append(f"recogniser: {self.recogniser}")
+        return "; ".join(parts)
+
+
 class RedactionRead(BaseModel):
     id: uuid.UUID
     file_id: uuid.UUID
@@ -46,6 +71,10 @@ class RedactionRead(BaseModel):
     )
     score: float | None
     origin: str
+    reason: RedactionReason | None = Field(
+        description="Why the detector suggested it; null for a span a person added and for "
+        "suggestions made before reasons were recorded"
+    )
     status: str
     decided_by: uuid.UUID | None
     decided_at: datetime | None

@@ -46,7 +46,7 @@ import re
 import threading
 import unicodedata
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, cast
 
 import phonenumbers
@@ -96,10 +96,38 @@ CHUNK_CHARS = 20_000
 @dataclass(frozen=True)
 class Term:
     """An entry of a deny list: always detected wherever it appears (case-insensitive, whole
-    words, any run of whitespace between its words)."""
+    words, any run of whitespace between its words). ``kind`` says whose list it is on, for
+    the reason shown to the reviewer (``DENY_REASONS``)."""
 
     text: str
     entity_type: str
+    kind: str = "admin"
+
+
+@dataclass(frozen=True)
+class Reason:
+    """Why a span was suggested, for the reviewer who trusts or rejects it: the recogniser, one
+    plain sentence, the cue words that decided it ("Dr", "call me on") and the word list or
+    gazetteer that matched ("given names", "UK places").
+
+    Never the span's own words: the reason may travel further than the identifiable tier (an
+    anonymisation log, a review screen's summary). ``why`` and ``word_list`` are fixed texts of
+    the recogniser; ``context`` is taken from the text around the span, so ``Detector.detect``
+    drops it if it shares a word with the span (``_free_of``)."""
+
+    recogniser: str
+    why: str
+    context: str | None = None
+    word_list: str | None = None
+
+    def as_dict(self) -> dict[str, str | None]:
+        """The stored and served form: ``{"recogniser", "why", "context", "list"}``."""
+        return {
+            "recogniser": self.recogniser,
+            "why": self.why,
+            "context": self.context,
+            "list": self.word_list,
+        }
 
 
 @dataclass(frozen=True)
@@ -110,6 +138,7 @@ class Span:
     score: float  # 0..1; validated patterns and deny-list hits score >= 0.9
     text: str  # text[start:end]
     recognizer: str  # which recogniser found it, for the anonymisation log
+    reason: Reason | None = None  # why it was found, free of the span's words
 
 
 # -- allow list ------------------------------------------------------------------------------
@@ -602,11 +631,16 @@ def _words_pattern(words: Iterable[str]) -> str:
 
 # -- recognisers -----------------------------------------------------------------------------
 
-Found = tuple[int, int, str, float]
+Found = tuple[int, int, str, float, Reason]
+
+# Where our recognisers put a find's reason in Presidio's result metadata.
+REASON_KEY = "reason"
 
 
 class _Recogniser(LocalRecognizer):
-    """Our own recognisers: a subclass yields (start, end, entity type, score) from ``find``."""
+    """Our own recognisers: a subclass yields (start, end, entity type, score, reason) from
+    ``find``. A reason that does not depend on the text is built once, as a class attribute,
+    so that explaining a find costs nothing."""
 
     ENTITIES: tuple[str, ...] = ()
     NAME = ""
@@ -622,13 +656,19 @@ class _Recogniser(LocalRecognizer):
     def analyze(
         self, text: str, entities: list[str], nlp_artifacts: NlpArtifacts | None = None
     ) -> list[RecognizerResult]:
-        metadata = {
-            RecognizerResult.RECOGNIZER_NAME_KEY: self.NAME,
-            RecognizerResult.RECOGNIZER_IDENTIFIER_KEY: self.id,
-        }
         return [
-            RecognizerResult(entity, start, end, score, recognition_metadata=dict(metadata))
-            for start, end, entity, score in self.find(text, _doc(nlp_artifacts))
+            RecognizerResult(
+                entity,
+                start,
+                end,
+                score,
+                recognition_metadata={
+                    RecognizerResult.RECOGNIZER_NAME_KEY: self.NAME,
+                    RecognizerResult.RECOGNIZER_IDENTIFIER_KEY: self.id,
+                    REASON_KEY: reason,
+                },
+            )
+            for start, end, entity, score, reason in self.find(text, _doc(nlp_artifacts))
             if entity in entities and end > start
         ]
 
@@ -700,9 +740,36 @@ PHONE_CUE = re.compile(
 PHONE_CUE_WINDOW = 48
 
 
+def phone_cue(text: str, start: int) -> str | None:
+    """The words announcing a phone number that end right before ``start`` ("call me on"),
+    whitespace normalised, or None."""
+    cue = PHONE_CUE.search(text[max(0, start - PHONE_CUE_WINDOW) : start])
+    if cue is None:
+        return None
+    return " ".join(cue.group(0).split()).rstrip(":,.- ") or None
+
+
 def after_phone_cue(text: str, start: int) -> bool:
     """Whether words announcing a phone number end right before ``start``."""
     return PHONE_CUE.search(text[max(0, start - PHONE_CUE_WINDOW) : start]) is not None
+
+
+# What a UK number's prefix says it is (Ofcom's number ranges), for the reviewer.
+_UK_NUMBER_KINDS = {
+    "1": "landline number (01...)",
+    "2": "landline number (02...)",
+    "3": "non-geographic number (03...)",
+    "5": "corporate or internet number (05...)",
+    "7": "mobile number (07...)",
+    "8": "freephone or shared-cost number (08...)",
+    "9": "premium-rate number (09...)",
+}
+
+
+def uk_number_kind(national: str) -> str:
+    """ "a UK mobile number (07...) of 11 digits": what national digits are, without them."""
+    kind = _UK_NUMBER_KINDS.get(national[1:2], "phone number")
+    return f"a UK {kind} of {len(national)} digits"
 
 
 class UkPhoneRecognizer(_Recogniser):
@@ -739,8 +806,11 @@ class UkPhoneRecognizer(_Recogniser):
             raw = match.group(0)
             if raw.count("(") != raw.count(")") and not raw.startswith("(0"):
                 continue
-            if _possible_uk_number(_uk_national(raw)):
-                yield match.start(), match.end(), "PHONE", 0.95
+            national = _uk_national(raw)
+            if _possible_uk_number(national):
+                why = uk_number_kind(national)
+                cue = phone_cue(text, match.start())
+                yield match.start(), match.end(), "PHONE", 0.95, Reason(self.NAME, why, cue)
         for match in self.GROUPED.finditer(text):
             raw = match.group(0)
             national = _uk_national(raw)
@@ -748,10 +818,16 @@ class UkPhoneRecognizer(_Recogniser):
                 continue
             if self.NOT_A_PHONE.search(raw):
                 continue
+            cue = phone_cue(text, match.start())
             if _possible_uk_number(national):
-                yield match.start(), match.end(), "PHONE", 0.85
-            elif 9 <= len(national) <= 12 and after_phone_cue(text, match.start()):
-                yield match.start(), match.end(), "PHONE", 0.8
+                why = f"digits grouped in an unusual way that make {uk_number_kind(national)}"
+                yield match.start(), match.end(), "PHONE", 0.85, Reason(self.NAME, why, cue)
+            elif 9 <= len(national) <= 12 and cue is not None:
+                why = (
+                    f"{len(national)} digits with a UK prefix right after words announcing a "
+                    "phone number (a speech recogniser drops or doubles a digit)"
+                )
+                yield match.start(), match.end(), "PHONE", 0.8, Reason(self.NAME, why, cue)
 
 
 class SpokenNumberRecognizer(_Recogniser):
@@ -807,13 +883,18 @@ class SpokenNumberRecognizer(_Recogniser):
         return out
 
     @staticmethod
-    def classify(digits: str) -> tuple[str, float] | None:
+    def classify(digits: str) -> tuple[str, float, str] | None:
+        """The type, score and reason's sentence of the number that digits spell, if any."""
         if digits.startswith("44") and len(digits) in (11, 12):
             digits = "0" + digits[2:]
         if digits.startswith("0") and len(digits) in (10, 11) and digits[1] in "1235789":
-            return "PHONE", 0.85
+            return "PHONE", 0.85, f"{uk_number_kind(digits)}, spoken as words"
         if len(digits) == 10 and nhs_number_valid(digits):
-            return "NHS_NUMBER", 0.9
+            return (
+                "NHS_NUMBER",
+                0.9,
+                "ten digits spoken as words that pass the NHS number check (Modulus 11)",
+            )
         return None
 
     def find(self, text: str, doc: Doc | None) -> Iterator[Found]:
@@ -826,9 +907,13 @@ class SpokenNumberRecognizer(_Recogniser):
                 (m.start() + run.start(), m.end() + run.start(), m.group(0))
                 for m in re.finditer(r"[\w]+", run.group(0))
             ][:40]
-            yield from self._best(tokens)
+            for start, end, entity, score, why in self._best(tokens):
+                cue = phone_cue(text, start) if entity == "PHONE" else None
+                yield start, end, entity, score, Reason(self.NAME, why, cue)
 
-    def _best(self, tokens: list[tuple[int, int, str]]) -> Iterator[Found]:
+    def _best(
+        self, tokens: list[tuple[int, int, str]]
+    ) -> Iterator[tuple[int, int, str, float, str]]:
         # A spoken run may carry words of the sentence around it ("... eight one one of the
         # nurses"): take the longest window that spells a number, then look again after it.
         i = 0
@@ -847,11 +932,11 @@ class SpokenNumberRecognizer(_Recogniser):
                     # guards against dates and times ("05-03-2024 06")
                     kind = None
                 if kind:
-                    found = (tokens[i][0], tokens[j - 1][1], kind[0], kind[1], j)
+                    found = (tokens[i][0], tokens[j - 1][1], kind, j)
                     break
             if found:
-                yield found[0], found[1], found[2], found[3]
-                i = found[4]
+                yield found[0], found[1], found[2][0], found[2][1], found[2][2]
+                i = found[3]
             else:
                 i += 1
 
@@ -869,6 +954,14 @@ class SpokenEmailRecognizer(_Recogniser):
         re.IGNORECASE,
     )
     JOIN = {"dot": ".", "underscore": "_", "dash": "-", "hyphen": "-"}
+    SPOKEN = Reason(
+        NAME, "an e-mail address spoken word by word, its domain ending in a known public suffix"
+    )
+    SPOKEN_SHORT = Reason(
+        NAME,
+        "an e-mail address spoken word by word, its domain ending in a known public suffix; "
+        "weak, as the part before the domain is one word",
+    )
 
     def __init__(self, extract: tldextract.TLDExtract) -> None:
         super().__init__()
@@ -890,8 +983,10 @@ class SpokenEmailRecognizer(_Recogniser):
                 following = re.search(r"\s+", text[match.start() :])
                 position = match.start() + (following.end() if following else len(text))
                 continue
-            score = 0.85 if " " in local else 0.6
-            yield match.start(), match.end(), "EMAIL", score
+            if " " in local:
+                yield match.start(), match.end(), "EMAIL", 0.85, self.SPOKEN
+            else:
+                yield match.start(), match.end(), "EMAIL", 0.6, self.SPOKEN_SHORT
             position = match.end()
 
 
@@ -918,6 +1013,14 @@ class TranscribedIdentifierRecognizer(_Recogniser):
     DOTTED = re.compile(r"(?<![\w@.])([a-z][\w\-]*(?:\.[\w\-]+){2,})(?![\w@])", re.IGNORECASE)
     CUE = re.compile(r"\b(?:e-?mail(?:ed|ing|s)?|mail|address|contact|write\s+to)\b", re.I)
     CUE_WINDOW = 60
+    NUMBER_WHY = (
+        "8 to 12 digits after words naming an NHS or hospital number, taken whatever their "
+        "grouping or checksum (a misheard number still identifies its owner)"
+    )
+    DOTTED_WHY = (
+        "a dotted name ending in a known public suffix shortly after a word about e-mail: an "
+        "address whose spoken 'at' a speech recogniser dropped"
+    )
 
     def __init__(self, extract: tldextract.TLDExtract) -> None:
         super().__init__()
@@ -927,16 +1030,21 @@ class TranscribedIdentifierRecognizer(_Recogniser):
         for match in self.NUMBER.finditer(text):
             digits = re.sub(r"\D", "", match.group(1))
             if 8 <= len(digits) <= 12:
-                yield match.start(1), match.end(1), "NHS_NUMBER", 0.8
+                cue = " ".join(text[match.start() : match.start(1)].split()).rstrip(":, ")
+                reason = Reason(self.NAME, self.NUMBER_WHY, cue)
+                yield match.start(1), match.end(1), "NHS_NUMBER", 0.8, reason
         for match in self.DOTTED.finditer(text):
             address = match.group(1).rstrip(".")
             before = text[max(0, match.start() - self.CUE_WINDOW) : match.start()]
-            if not self.CUE.search(before):
+            cues = list(self.CUE.finditer(before))
+            if not cues:
                 continue
             extracted = self.extract(address)
             subdomain = extracted.subdomain.lower()
             if extracted.suffix and extracted.domain and subdomain and subdomain != "www":
-                yield match.start(), match.start() + len(address), "EMAIL", 0.9
+                cue = " ".join(cues[-1].group(0).split())  # the nearest
+                reason = Reason(self.NAME, self.DOTTED_WHY, cue)
+                yield match.start(), match.start() + len(address), "EMAIL", 0.9, reason
 
 
 class UkPostcodeRecognizer(_Recogniser):
@@ -959,17 +1067,28 @@ class UkPostcodeRecognizer(_Recogniser):
     BEFORE_CUE = re.compile(
         rf"\b({OUTWARD})\s+(?:area|postcode|post\s+code|district)\b",
     )
+    FULL_WHY = Reason(NAME, "a full UK postcode, outward and inward code, in capitals")
+    FULL_CASELESS_WHY = Reason(
+        NAME, "a full UK postcode, outward and inward code, not in capitals (weaker)"
+    )
+    OUTWARD_WHY = "the outward code of a UK postcode (its district) beside a word about postcodes"
 
     def find(self, text: str, doc: Doc | None) -> Iterator[Found]:
         for match in self.FULL.finditer(text):
-            upper = match.group(0).isupper()
-            yield match.start(), match.end(), "POSTCODE", 0.95 if upper else 0.85
+            if match.group(0).isupper():
+                yield match.start(), match.end(), "POSTCODE", 0.95, self.FULL_WHY
+            else:
+                yield match.start(), match.end(), "POSTCODE", 0.85, self.FULL_CASELESS_WHY
         for match in self.AFTER_CUE.finditer(text):
+            cue = " ".join(text[match.start() : match.start(1)].split())
+            reason = Reason(self.NAME, self.OUTWARD_WHY, cue)
             for code in re.finditer(self.OUTWARD + r"\b", match.group(1), re.IGNORECASE):
                 start = match.start(1) + code.start()
-                yield start, start + len(code.group(0)), "POSTCODE", 0.8
+                yield start, start + len(code.group(0)), "POSTCODE", 0.8, reason
         for match in self.BEFORE_CUE.finditer(text):
-            yield match.start(1), match.end(1), "POSTCODE", 0.8
+            cue = " ".join(text[match.end(1) : match.end()].split())
+            reason = Reason(self.NAME, self.OUTWARD_WHY, cue)
+            yield match.start(1), match.end(1), "POSTCODE", 0.8, reason
 
 
 class DateRecognizer(_Recogniser):
@@ -1002,7 +1121,11 @@ class DateRecognizer(_Recogniser):
     WEEKDAY = rf"(?:{WEEKDAY_FULL},?|(?:mon|tues?|wed|thur?s?|fri|sat|sun)(?:,|\.,?))"
     PATTERNS = (
         # 2021-03-03
-        (re.compile(r"\b(?:19|20)\d{2}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12]\d|3[01])\b"), 0.95),
+        (
+            re.compile(r"\b(?:19|20)\d{2}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12]\d|3[01])\b"),
+            0.95,
+            Reason(NAME, "a calendar date written as year-month-day"),
+        ),
         # 03/03/2021, 3.3.21, 3-3-2021
         (
             re.compile(
@@ -1010,6 +1133,7 @@ class DateRecognizer(_Recogniser):
                 r"(?:19|20)?\d{2}(?![\d/\-]|\.\d)"
             ),
             0.95,
+            Reason(NAME, "a calendar date written in numbers, day, month and year"),
         ),
         # [Tuesday] [the] 3rd [of] March [2021]; 2 to 16 November
         (
@@ -1019,6 +1143,7 @@ class DateRecognizer(_Recogniser):
                 re.IGNORECASE,
             ),
             0.9,
+            Reason(NAME, "a day of the month and a month named in words, with or without a year"),
         ),
         # [Tuesday] March [the] 3rd[,] [2021]
         (
@@ -1027,18 +1152,24 @@ class DateRecognizer(_Recogniser):
                 re.IGNORECASE,
             ),
             0.9,
+            Reason(NAME, "a month named in words and a day of the month, with or without a year"),
         ),
         # March 2019
-        (re.compile(rf"\b{MONTH}\s+{YEAR}\b", re.IGNORECASE), 0.85),
+        (
+            re.compile(rf"\b{MONTH}\s+{YEAR}\b", re.IGNORECASE),
+            0.85,
+            Reason(NAME, "a month named in words and a year"),
+        ),
         # Tuesday the ninth, Friday 11th
         (
             re.compile(rf"\b{WEEKDAY_FULL}\s+(?:the\s+)?{DAY_ORDINAL}\b", re.IGNORECASE),
             0.7,
+            Reason(NAME, "a day of the week with a day of the month (weaker: no month)"),
         ),
     )
 
     def find(self, text: str, doc: Doc | None) -> Iterator[Found]:
-        for pattern, score in self.PATTERNS:
+        for pattern, score, reason in self.PATTERNS:
             for match in pattern.finditer(text):
                 found = match.group(0).rstrip(",. ")
                 # "may" and "march" are words too: without a capital, want a day with them.
@@ -1054,6 +1185,7 @@ class DateRecognizer(_Recogniser):
                     match.start() + len(found),
                     "DATE",
                     max(score, 0.9) if has_year and score >= 0.85 else score,
+                    reason,
                 )
 
 
@@ -1117,6 +1249,30 @@ class HospitalRecognizer(_Recogniser):
     )
     WARD_NAMED = re.compile(r"\b((?:[A-Z][a-z'’]+\s+){1,2})[Ww]ard\b")
     WARD_CASELESS = re.compile(r"\b(?:on|to|from|onto|off|at)\s+(?:the\s+)?([a-z]+)\s+ward\b")
+    STRONG_WHY = Reason(
+        NAME,
+        "a capitalised name before a word that makes names of hospitals, trusts, health boards, "
+        "surgeries, health centres or hospices",
+    )
+    WEAK_WHY = Reason(
+        NAME, "a capitalised name before a word that makes names of practices, clinics or trusts"
+    )
+    WELSH_WHY = Reason(NAME, "a hospital's name in Welsh")
+    GENERAL_WHY = Reason(
+        NAME,
+        "a capitalised name before 'General', the way people speak of a district general "
+        "hospital (weak)",
+    )
+    WARD_NUMBERED_WHY = Reason(NAME, "a ward named by its number or letter")
+    WARD_NAMED_WHY = Reason(NAME, "capitalised words, no common or generic words, naming a ward")
+    CASELESS_WHY = Reason(
+        NAME,
+        "in a lower-case transcript, the words before a word for a hospital, surgery or "
+        "practice, none of them a common or generic word (weak)",
+    )
+    WARD_CASELESS_WHY = (
+        "in a lower-case transcript, a word naming a ward, after a word of place (weak)"
+    )
 
     def __init__(self, verbs: frozenset[str] = frozenset()) -> None:
         super().__init__()
@@ -1136,9 +1292,12 @@ class HospitalRecognizer(_Recogniser):
                 first = name.split()[0].lower() if name.split() else ""
                 if first in STOP_WORDS:
                     continue
-            yield start, match.end(), "HOSPITAL", 0.85 if match.group(2) else 0.75
+            if match.group(2):
+                yield start, match.end(), "HOSPITAL", 0.85, self.STRONG_WHY
+            else:
+                yield start, match.end(), "HOSPITAL", 0.75, self.WEAK_WHY
         for match in self.WELSH.finditer(text):
-            yield match.start(), match.end(), "HOSPITAL", 0.85
+            yield match.start(), match.end(), "HOSPITAL", 0.85, self.WELSH_WHY
         for match in self.GENERAL.finditer(text):
             start = _strip_leading(text, match.start(), match.end(), LEADING_FUNCTION_WORDS)
             name = text[start : match.start() + len(match.group(1))]
@@ -1147,12 +1306,12 @@ class HospitalRecognizer(_Recogniser):
                 and _has_specific_word(name, GENERIC_ORG_WORDS | NOT_NAMES)
                 and not (start == match.start() and at_sentence_start(text, start))
             ):
-                yield start, match.end(), "HOSPITAL", 0.6
+                yield start, match.end(), "HOSPITAL", 0.6, self.GENERAL_WHY
         for match in self.WARD_NUMBERED.finditer(text):
             last = match.group(0).split()[-1]
             if last.islower() and len(last) == 1 and not caseless:
                 continue
-            yield match.start(), match.end(), "WARD", 0.85
+            yield match.start(), match.end(), "WARD", 0.85, self.WARD_NUMBERED_WHY
         for match in self.WARD_NAMED.finditer(text):
             start = _strip_leading(text, match.start(), match.end(), LEADING_FUNCTION_WORDS)
             name = text[start : match.start() + len(match.group(1))]
@@ -1166,7 +1325,7 @@ class HospitalRecognizer(_Recogniser):
                 continue
             if any(w in self.verbs for w in words):
                 continue
-            yield start, match.end(), "WARD", 0.8
+            yield start, match.end(), "WARD", 0.8, self.WARD_NAMED_WHY
         if caseless:
             yield from self._caseless(text, doc)
 
@@ -1185,7 +1344,7 @@ class HospitalRecognizer(_Recogniser):
             if kept:
                 start = match.start(1) + kept[-1].start()
                 score = 0.5 if match.group(2) in ("surgery", "practice") else 0.6
-                yield start, match.end(), "HOSPITAL", score
+                yield start, match.end(), "HOSPITAL", score, self.CASELESS_WHY
         for match in self.WARD_CASELESS.finditer(text):
             name = match.group(1)
             if name in STOP_WORDS or name in GENERIC_WARD_WORDS or name in FILLERS:
@@ -1193,7 +1352,9 @@ class HospitalRecognizer(_Recogniser):
             token = token_at(doc, match.start(1))
             if token is not None and token.pos_ in ("ADJ", "VERB", "NUM"):
                 continue
-            yield match.start(1), match.end(), "WARD", 0.6
+            cue = " ".join(text[match.start() : match.start(1)].split())
+            reason = Reason(self.NAME, self.WARD_CASELESS_WHY, cue)
+            yield match.start(1), match.end(), "WARD", 0.6, reason
 
 
 class OrganisationRecognizer(_Recogniser):
@@ -1227,6 +1388,19 @@ class OrganisationRecognizer(_Recogniser):
         r"\b(?:University|Council|Trust|Hospitals?|Infirmary|Ltd|Limited|plc|LLP|Board|CCG|ICB"
         r"|Practice|Surgery|Centre|Partners|Federation)\s+(?:and|&)\s+"
     )
+    LEGAL_WHY = Reason(
+        NAME, "a capitalised name before a legal ending of companies or a council's title"
+    )
+    KIND_WHY = Reason(
+        NAME,
+        "a capitalised name before a word that ends names of organisations of one kind "
+        "(universities, federations, care boards, charities, suppliers)",
+    )
+    PREFIXED_WHY = Reason(
+        NAME,
+        "a capitalised name after words that begin names of organisations (a university, a "
+        "local branch of a national charity)",
+    )
 
     def find(self, text: str, doc: Doc | None) -> Iterator[Found]:
         for match in self.SUFFIXED.finditer(text):
@@ -1243,9 +1417,12 @@ class OrganisationRecognizer(_Recogniser):
             if text[end - 1] == "." and re.search(r"(?:Ltd|Inc)\.$", text[start:end]) is None:
                 end -= 1
             legal = match.group(2) or re.search(rf"\s(?:{self.LEGAL})$", match.group(0))
-            yield start, end, "ORGANISATION", 0.9 if legal else 0.8
+            if legal:
+                yield start, end, "ORGANISATION", 0.9, self.LEGAL_WHY
+            else:
+                yield start, end, "ORGANISATION", 0.8, self.KIND_WHY
         for match in self.PREFIXED.finditer(text):
-            yield match.start(), match.end(), "ORGANISATION", 0.85
+            yield match.start(), match.end(), "ORGANISATION", 0.85, self.PREFIXED_WHY
 
 
 class AddressRecognizer(_Recogniser):
@@ -1279,14 +1456,26 @@ class AddressRecognizer(_Recogniser):
         rf"\b((?:{_NAME_WORD}[ -]){{0,2}}{_NAME_WORD}),?\s+(?={UkPostcodeRecognizer.FULL.pattern})"
     )
     FLAT = re.compile(r"\b(?:Flat|Apartment|Apt\.?|Unit)\s+\d{1,4}[A-Za-z]?\b")
+    POST_TOWN_WHY = Reason(NAME, "capitalised words right before a full UK postcode: a post town")
+    FLAT_WHY = Reason(NAME, "a numbered flat, apartment or unit of an address")
+    NUMBERED_WHY = Reason(NAME, "a house number and a capitalised name before a street word")
+    STREET_WHY = Reason(
+        NAME, "a capitalised name before a street word (Road, Street, Lane and the like)"
+    )
+    BUILDING_WHY = Reason(
+        NAME, "a capitalised name before a word for a building (House, Hall and the like)"
+    )
+    CASELESS_WHY = Reason(
+        NAME, "in a lower-case transcript, a house number and words before a street word"
+    )
 
     def find(self, text: str, doc: Doc | None) -> Iterator[Found]:
         for match in self.POST_TOWN.finditer(text):
             start = _strip_leading(text, match.start(1), match.end(1), LEADING_FUNCTION_WORDS)
             if start < match.end(1) and not is_allowed(text[start : match.end(1)]):
-                yield start, match.end(1), "LOCATION", 0.85
+                yield start, match.end(1), "LOCATION", 0.85, self.POST_TOWN_WHY
         for match in self.FLAT.finditer(text):
-            yield match.start(), match.end(), "LOCATION", 0.7
+            yield match.start(), match.end(), "LOCATION", 0.7, self.FLAT_WHY
         for match in self.NAMED.finditer(text):
             start = match.start()
             if not match.group(1):
@@ -1298,15 +1487,14 @@ class AddressRecognizer(_Recogniser):
             if any(w.lower() in NOT_NAMES for w in specific):
                 continue
             if match.group(1):
-                score = 0.85
+                yield start, match.end(), "LOCATION", 0.85, self.NUMBERED_WHY
             elif match.group(3):
-                score = 0.75
+                yield start, match.end(), "LOCATION", 0.75, self.STREET_WHY
             else:
-                score = 0.7
-            yield start, match.end(), "LOCATION", score
+                yield start, match.end(), "LOCATION", 0.7, self.BUILDING_WHY
         if is_caseless(text):
             for match in self.CASELESS.finditer(text):
-                yield match.start(), match.end(), "LOCATION", 0.6
+                yield match.start(), match.end(), "LOCATION", 0.6, self.CASELESS_WHY
 
 
 class PlaceRecognizer(_Recogniser):
@@ -1320,15 +1508,24 @@ class PlaceRecognizer(_Recogniser):
         rf"(?<![\w-])(?:{_words_pattern(p.lower() for p in UK_PLACES - AMBIGUOUS_PLACES)})"
         rf"(?![\w-])"
     )
+    LISTED_WHY = Reason(
+        NAME, "a UK city, large town or county on the archive's list", word_list="UK places"
+    )
+    CASELESS_WHY = Reason(
+        NAME,
+        "in a lower-case transcript, a UK city, large town or county on the archive's list "
+        "(weak: no capital to confirm it)",
+        word_list="UK places",
+    )
 
     def find(self, text: str, doc: Doc | None) -> Iterator[Found]:
         for match in self.PATTERN.finditer(text):
             if match.group(0) in AMBIGUOUS_PLACES and at_sentence_start(text, match.start()):
                 continue
-            yield match.start(), match.end(), "LOCATION", 0.85
+            yield match.start(), match.end(), "LOCATION", 0.85, self.LISTED_WHY
         if is_caseless(text):
             for match in self.CASELESS.finditer(text):
-                yield match.start(), match.end(), "LOCATION", 0.6
+                yield match.start(), match.end(), "LOCATION", 0.6, self.CASELESS_WHY
 
 
 class TitledPersonRecognizer(_Recogniser):
@@ -1367,7 +1564,9 @@ class TitledPersonRecognizer(_Recogniser):
                     break
                 kept_end = start + word.end()
             if kept_end > start and not self._phrase(text, kept_end):
-                yield start, kept_end, "PERSON", 0.9
+                title = " ".join(text[match.start() : start].split())
+                why = f"a capitalised word after the title {title}"
+                yield start, kept_end, "PERSON", 0.9, Reason(self.NAME, why, title)
         if is_caseless(text):
             for match in self.CASELESS.finditer(text):
                 surname = match.group(1)
@@ -1386,7 +1585,12 @@ class TitledPersonRecognizer(_Recogniser):
                 # now and then ("and sister ward about it"), so a noun stays a name.
                 if token is not None and token.pos_ == "VERB" and surname not in self.nouns:
                     continue
-                yield match.start(1), match.end(1), "PERSON", 0.7
+                title = " ".join(text[match.start() : match.start(1)].split())
+                why = (
+                    f"in a lower-case transcript, the word after the title {title}, no verb "
+                    "or function word (weaker)"
+                )
+                yield match.start(1), match.end(1), "PERSON", 0.7, Reason(self.NAME, why, title)
 
 
 class InitialledPersonRecognizer(_Recogniser):
@@ -1394,6 +1598,7 @@ class InitialledPersonRecognizer(_Recogniser):
 
     ENTITIES = ("PERSON",)
     NAME = "initialled_person"
+    WHY = Reason(NAME, "an initial and a capitalised surname, the way documents list people")
     PATTERN = re.compile(
         rf"\b[{UPPER}]\.\s?(?:[{UPPER}]\.\s?)?((?:Mc|Mac|O['’])?[{UPPER}][{LOWER}'’]+"
         rf"(?:-[{UPPER}][{LOWER}]+)?)\b"
@@ -1406,7 +1611,7 @@ class InitialledPersonRecognizer(_Recogniser):
                 continue
             if re.match(r"St\.", text[match.start() :]):
                 continue
-            yield match.start(), match.end(), "PERSON", 0.7
+            yield match.start(), match.end(), "PERSON", 0.7, self.WHY
 
 
 class GivenNameRecognizer(_Recogniser):
@@ -1421,6 +1626,38 @@ class GivenNameRecognizer(_Recogniser):
         rf"(?:-[{UPPER}][{LOWER}]+)?))?\b"
     )
     WORD = re.compile(r"\b[a-z]+\b")
+    LISTED = "given names"
+    AMBIGUOUS = "given names that are also words"
+    WITH_SURNAME_WHY = Reason(
+        NAME,
+        "a given name on the archive's list and the capitalised word after it, taken as the "
+        "surname",
+        word_list=LISTED,
+    )
+    ALONE_WHY = Reason(NAME, "a given name on the archive's list", word_list=LISTED)
+    AMBIGUOUS_WITH_SURNAME_WHY = Reason(
+        NAME,
+        "a given name that is also an ordinary word, taken as a name because a capitalised "
+        "surname follows",
+        word_list=AMBIGUOUS,
+    )
+    AMBIGUOUS_ALONE_WHY = Reason(
+        NAME,
+        "a given name that is also an ordinary word, taken as a name because the parser tagged "
+        "it a proper noun in mid-sentence",
+        word_list=AMBIGUOUS,
+    )
+    CASELESS_WITH_SURNAME_WHY = Reason(
+        NAME,
+        "in a lower-case transcript, a given name on the archive's list and the noun after it, "
+        "taken as the surname (weak)",
+        word_list=LISTED,
+    )
+    CASELESS_ALONE_WHY = Reason(
+        NAME,
+        "in a lower-case transcript, a given name on the archive's list (weak)",
+        word_list=LISTED,
+    )
 
     def find(self, text: str, doc: Doc | None) -> Iterator[Found]:
         for match in self.CAPITALISED.finditer(text):
@@ -1437,10 +1674,13 @@ class GivenNameRecognizer(_Recogniser):
                 proper = token is not None and token.pos_ == "PROPN"
                 if not surname and not (proper and not at_sentence_start(text, match.start())):
                     continue
+            ambiguous = first in AMBIGUOUS_NAMES
             if surname:
-                yield match.start(), match.end(), "PERSON", 0.85
+                why = self.AMBIGUOUS_WITH_SURNAME_WHY if ambiguous else self.WITH_SURNAME_WHY
+                yield match.start(), match.end(), "PERSON", 0.85, why
             else:
-                yield match.start(1), match.end(1), "PERSON", 0.8
+                why = self.AMBIGUOUS_ALONE_WHY if ambiguous else self.ALONE_WHY
+                yield match.start(1), match.end(1), "PERSON", 0.8, why
         if is_caseless(text):
             yield from self._caseless(text, doc)
 
@@ -1463,7 +1703,10 @@ class GivenNameRecognizer(_Recogniser):
                     and token.pos_ in ("PROPN", "NOUN")
                 ):
                     end = words[i + 1].end()
-            yield word.start(), end, "PERSON", 0.7 if end > word.end() else 0.65
+            if end > word.end():
+                yield word.start(), end, "PERSON", 0.7, self.CASELESS_WITH_SURNAME_WHY
+            else:
+                yield word.start(), end, "PERSON", 0.65, self.CASELESS_ALONE_WHY
 
 
 class UnlistedNameRecognizer(_Recogniser):
@@ -1481,6 +1724,11 @@ class UnlistedNameRecognizer(_Recogniser):
         rf"(?:-[{UPPER}][{LOWER}]+)?)(?![\w'’-]))"
     )
     PLACES = frozenset(p.lower() for p in UK_PLACES)
+    WHY = Reason(
+        NAME,
+        "two capitalised words the parser takes for proper nouns, the second no English word, "
+        "place or word of names: a name no list knows (weak, backs up the NER)",
+    )
 
     def __init__(self, dictionary: frozenset[str] = frozenset()) -> None:
         super().__init__()
@@ -1516,7 +1764,7 @@ class UnlistedNameRecognizer(_Recogniser):
                 continue
             if first.pos_ != "PROPN" or second.pos_ != "PROPN":
                 continue
-            yield match.start(1), match.end(3), "PERSON", 0.6
+            yield match.start(1), match.end(3), "PERSON", 0.6, self.WHY
 
 
 class InitialsRecognizer(_Recogniser):
@@ -1526,10 +1774,14 @@ class InitialsRecognizer(_Recogniser):
     ENTITIES = ("PERSON",)
     NAME = "initials"
     PATTERN = re.compile(
-        r"\b([A-Z]{2,3})\b(?=\s+(?:said|says|reported|noted|asked|agreed|confirmed|explained|"
+        r"\b([A-Z]{2,3})\b(?=\s+(said|says|reported|noted|asked|agreed|confirmed|explained|"
         r"suggested|proposed|stated|queried|raised|updated|presented|highlighted|"
         r"to\s+(?:escalate|raise|share|circulate|check|confirm|follow|contact|send|arrange|"
         r"update|review|liaise|chase|draft|speak|discuss|email|write|set|book)))"
+    )
+    WHY = (
+        "two or three capitals before a verb of minutes, a minute-taker's way of naming a "
+        "person (weak: teams' acronyms look the same)"
     )
     ACRONYMS = words(
         """
@@ -1541,7 +1793,8 @@ class InitialsRecognizer(_Recogniser):
     def find(self, text: str, doc: Doc | None) -> Iterator[Found]:
         for match in self.PATTERN.finditer(text):
             if match.group(1) not in self.ACRONYMS:
-                yield match.start(1), match.end(1), "PERSON", 0.5
+                cue = " ".join(match.group(2).split())
+                yield match.start(1), match.end(1), "PERSON", 0.5, Reason(self.NAME, self.WHY, cue)
 
 
 # -- the engine ------------------------------------------------------------------------------
@@ -1555,6 +1808,7 @@ class _Candidate:
     score: float
     recognizer: str
     denied: bool = False
+    reason: Reason | None = None
 
     def text_of(self, text: str) -> str:
         return text[self.start : self.end]
@@ -1748,14 +2002,30 @@ def _carve_ner(text: str, candidates: list[_Candidate], allow: AllowList) -> lis
         for s, e in pieces:
             for ts, te in _tidy(text, s, e, candidate.entity_type):
                 if _name_left_over(text[ts:te]) and not allow.allows(text[ts:te]):
-                    out.append(_Candidate(ts, te, candidate.entity_type, candidate.score, NER))
+                    out.append(
+                        _Candidate(
+                            ts,
+                            te,
+                            candidate.entity_type,
+                            candidate.score,
+                            NER,
+                            reason=candidate.reason,
+                        )
+                    )
     return out
 
 
 _LIST_SEPARATOR = re.compile(
     r"\s*(?:\([^()\n]{0,40}\)\s*)?(?:,|;|&|and|or)?\s*(?:and\s+|or\s+|even\s+|then\s+)?"
 )
-_PLACE_PREPOSITION = re.compile(r"\b(?:in|near|around|outside|from|at|via)\s+$", re.IGNORECASE)
+_PLACE_PREPOSITION = re.compile(r"\b(in|near|around|outside|from|at|via)\s+$", re.IGNORECASE)
+
+
+def _relabelled(reason: Reason | None, note: str, context: str | None = None) -> Reason | None:
+    """The NER's reason with what changed its label added."""
+    if reason is None:
+        return None
+    return replace(reason, why=f"{reason.why}; {note}", context=context or reason.context)
 
 
 def _relabel_ner(text: str, candidates: list[_Candidate]) -> None:
@@ -1788,11 +2058,18 @@ def _relabel_ner(text: str, candidates: list[_Candidate]) -> None:
         if c.recognizer == NER and c.entity_type in ("PERSON", "LOCATION") and not claimed(c):
             words = c.text_of(text).split()
             before = text[max(0, c.start - 12) : c.start]
+            preposition = _PLACE_PREPOSITION.search(before)
             if (
                 len(words) == 1
                 and plain(words[0]).lower() not in GIVEN_NAMES | AMBIGUOUS_NAMES
-                and _PLACE_PREPOSITION.search(before)
+                and preposition
             ):
+                if c.entity_type != "LOCATION":
+                    c.reason = _relabelled(
+                        c.reason,
+                        "read as a place: one word no list knows, after a preposition",
+                        preposition.group(1).lower(),
+                    )
                 c.entity_type = "LOCATION"
                 sure_places.add(id(c))
         elif c.recognizer != NER and c.entity_type == "LOCATION":
@@ -1819,6 +2096,9 @@ def _relabel_ner(text: str, candidates: list[_Candidate]) -> None:
                     continue
                 if id(other) in sure_people and id(candidate) not in sure_people | sure_places:
                     candidate.entity_type = "PERSON"
+                    candidate.reason = _relabelled(
+                        candidate.reason, "read as a person: listed beside a person"
+                    )
                     sure_people.add(id(candidate))
                     changed = True
                     break
@@ -1828,6 +2108,9 @@ def _relabel_ner(text: str, candidates: list[_Candidate]) -> None:
                     and plain(candidate.text_of(text).split()[0]).lower() not in GIVEN_NAMES
                 ):
                     candidate.entity_type = "LOCATION"
+                    candidate.reason = _relabelled(
+                        candidate.reason, "read as a place: listed beside a place"
+                    )
                     sure_places.add(id(candidate))
                     changed = True
                     break
@@ -1844,6 +2127,69 @@ def _deny_pattern(term: str) -> re.Pattern[str] | None:
 
 
 _STRUCTURED = frozenset({"EMAIL", "PHONE", "NHS_NUMBER", "POSTCODE"})
+
+DENY = "deny_list"
+# Whose deny list a term is on (``Term.kind``), as the reviewer is told.
+DENY_REASONS = {
+    "admin": Reason(DENY, "a term on the admins' deny list", word_list="deny list"),
+    "participant": Reason(
+        DENY,
+        "a participant's registered name or alias (deny list)",
+        word_list="participants' names",
+    ),
+    "source_participant": Reason(
+        DENY,
+        "a participant of this source, by the whole or a part of their name (deny list)",
+        word_list="this source's participants",
+    ),
+    "speaker_label": Reason(
+        DENY,
+        "a speaker label given for this source, whole or in part (deny list)",
+        word_list="this source's speaker labels",
+    ),
+}
+
+# Presidio's own recognisers, whose results carry no reason of ours.
+EMAIL_REASON = Reason("email", "an e-mail address whose domain ends in a known public suffix")
+NHS_NUMBER_WHY = "a 10-digit number that passes the NHS number check (Modulus 11)"
+_NHS_NUMBER_CUE = re.compile(
+    r"\b(?:nhs|hospital|patient)\s+(?:number|no\.?)(?:\s+(?:is|was|being|of|it's|it\s+is))?"
+    r"[\s:,]*$",
+    re.IGNORECASE,
+)
+# spaCy's labels, in words.
+_NER_LABELS = {
+    "PERSON": "a person",
+    "PER": "a person",
+    "ORG": "an organisation",
+    "GPE": "a country, city or state",
+    "LOC": "a place",
+    "FAC": "a building, road or other facility",
+}
+
+
+@functools.lru_cache(maxsize=64)
+def _ner_reason(label: str, note: str) -> Reason:
+    gloss = _NER_LABELS.get(label)
+    why = f"spaCy's named-entity model tagged it {label}" + (f" ({gloss})" if gloss else "")
+    return Reason(NER, f"{why}; {note}" if note else why)
+
+
+def _nhs_number_reason(text: str, start: int) -> Reason:
+    cue = _NHS_NUMBER_CUE.search(text[max(0, start - 32) : start])
+    context = " ".join(cue.group(0).split()).rstrip(":, ") if cue else None
+    return Reason("nhs_number", NHS_NUMBER_WHY, context or None)
+
+
+def _free_of(reason: Reason | None, found: str) -> Reason | None:
+    """The reason without its cue words if they share a word with the span: a reason never
+    carries the span's own words (the recognisers' sentences and lists are fixed texts)."""
+    if reason is None or not reason.context:
+        return reason
+    own = {w.casefold() for w in re.findall(r"\w+", found)}
+    if any(w.casefold() in own for w in re.findall(r"\w+", reason.context)):
+        return replace(reason, context=None)
+    return reason
 
 
 def _resolve(candidates: list[_Candidate], text: str = "") -> list[_Candidate]:
@@ -1899,7 +2245,12 @@ def _resolve(candidates: list[_Candidate], text: str = "") -> list[_Candidate]:
                 if _name_left_over(text[ts:te]) and not overlapping(ts, te):
                     keep(
                         _Candidate(
-                            ts, te, candidate.entity_type, candidate.score, candidate.recognizer
+                            ts,
+                            te,
+                            candidate.entity_type,
+                            candidate.score,
+                            candidate.recognizer,
+                            reason=candidate.reason,
                         )
                     )
     return kept
@@ -1999,20 +2350,21 @@ class Detector:
 
     def _ner_score(
         self, found: str, entity_type: str, doc: Doc | None, start: int, end: int
-    ) -> float:
-        """The NER's confidence, which spaCy does not give, from the shape of what it found:
-        0 for nothing worth a look (no noun, or only stop words), 0.5 for a short acronym
-        ("EWS", "F1"), 0.6 when every word is an ordinary English word and none a known name
-        or place ("Data Protection Impact Assessment", "Finance"), else 0.85."""
+    ) -> tuple[float, str]:
+        """The NER's confidence, which spaCy does not give, from the shape of what it found,
+        and what the reviewer is told of a weak one: 0 for nothing worth a look (no noun, or
+        only stop words), 0.5 for a short acronym ("EWS", "F1"), 0.6 when every word is an
+        ordinary English word and none a known name or place ("Data Protection Impact
+        Assessment", "Finance"), else 0.85."""
         words = re.findall(r"[^\W\d_][\w'’&.-]*", found)
         if not words or all(w.lower() in STOP_WORDS or w.lower() in FILLERS for w in words):
-            return 0.0
+            return 0.0, ""
         span = doc.char_span(start, end, alignment_mode="expand") if doc is not None else None
         if span is not None and not any(t.pos_ in ("PROPN", "NOUN", "X") for t in span):
             # "rang me" in a caseless transcript: no noun in it, no name either
-            return 0.0
+            return 0.0, ""
         if len(words) == 1 and len(found) <= 5 and found.upper() == found:
-            return 0.5
+            return 0.5, "weak: one short word in capitals, often an acronym"
         known = GIVEN_NAMES | {p.lower() for p in UK_PLACES}
         # Not for names of two or more words the NER calls people: the dictionary knows many
         # surnames ("Armstrong", "Jones") as words.
@@ -2020,8 +2372,8 @@ class Detector:
             w.lower() in self._dictionary and w.lower() not in known or w.lower() in STOP_WORDS
             for w in words
         ):
-            return 0.6
-        return 0.85
+            return 0.6, "weak: every word is an ordinary English word, none a known name or place"
+        return 0.85, ""
 
     @property
     def recognizers(self) -> list[str]:
@@ -2045,12 +2397,18 @@ class Detector:
         or a ``vocabulary`` term (the project's list; its defaults unless given) are never
         returned, and such terms at a span's edge are trimmed off it (``AllowList``), unless
         ``trim_allowed`` is false (kept for the benchmark's comparison). A name after a title
-        ("Dr Ward") is a name whatever the lists say. Only English is supported."""
+        ("Dr Ward") is a name whatever the lists say. Only English is supported.
+
+        Each span carries its ``Reason``: the recogniser's own (ours give one with every find;
+        Presidio's e-mail, NHS number and NER recognisers are explained here), with what
+        relabelled it, and never the span's own words."""
         if language != "en":
             raise ValueError(f"unsupported language {language!r}: only 'en' is supported")
         for term in deny:
             if term.entity_type not in ENTITY_TYPES:
                 raise ValueError(f"unknown entity type {term.entity_type!r} for a deny term")
+            if term.kind not in DENY_REASONS:
+                raise ValueError(f"unknown kind {term.kind!r} of a deny term")
         allowed = AllowList.of([*vocabulary, *allow])
         candidates: list[_Candidate] = []
         for offset, chunk in _chunks(text):
@@ -2059,10 +2417,20 @@ class Detector:
             with self._lock:
                 nlp_artifacts = self._analyzer.nlp_engine.process_text(chunk, language)
             results = self._analyse(chunk, nlp_artifacts)
+            labels: dict[tuple[int, int], str] | None = None
             for result in results:
-                name = (result.recognition_metadata or {}).get(
-                    RecognizerResult.RECOGNIZER_NAME_KEY, "unknown"
-                )
+                metadata = result.recognition_metadata or {}
+                name = metadata.get(RecognizerResult.RECOGNIZER_NAME_KEY, "unknown")
+                reason = metadata.get(REASON_KEY)
+                label = result.entity_type
+                if name == NER:
+                    if labels is None:
+                        labels = self._ner_labels(nlp_artifacts)
+                    label = labels.get((result.start, result.end), result.entity_type)
+                elif name == EMAIL_REASON.recogniser:
+                    reason = EMAIL_REASON
+                elif name == "nhs_number":
+                    reason = _nhs_number_reason(chunk, result.start)
                 for start, end in _tidy(chunk, result.start, result.end, result.entity_type):
                     if not _after_title(chunk, start, name):
                         edges = trim_allowed and result.entity_type in NAME_TYPES
@@ -2073,13 +2441,21 @@ class Detector:
                     found = chunk[start:end]
                     score = result.score
                     if name == NER:
-                        score = self._ner_score(
+                        score, note = self._ner_score(
                             found, result.entity_type, _doc(nlp_artifacts), start, end
                         )
                         if score == 0:
                             continue
+                        reason = _ner_reason(label, note)
                     candidates.append(
-                        _Candidate(offset + start, offset + end, result.entity_type, score, name)
+                        _Candidate(
+                            offset + start,
+                            offset + end,
+                            result.entity_type,
+                            score,
+                            name,
+                            reason=reason,
+                        )
                     )
         candidates = _backed_up(candidates)
         candidates = _carve_ner(text, candidates, allowed)
@@ -2090,7 +2466,15 @@ class Detector:
                 continue
             for match in pattern.finditer(text):
                 candidates.append(
-                    _Candidate(match.start(), match.end(), term.entity_type, 1.0, "deny_list", True)
+                    _Candidate(
+                        match.start(),
+                        match.end(),
+                        term.entity_type,
+                        1.0,
+                        DENY,
+                        True,
+                        DENY_REASONS[term.kind],
+                    )
                 )
         spans = []
         for c in _resolve(candidates, text):
@@ -2102,7 +2486,25 @@ class Detector:
                 if kept is None:
                     continue
                 c.start, c.end = kept
+            found = text[c.start : c.end]
             spans.append(
-                Span(c.start, c.end, c.entity_type, c.score, text[c.start : c.end], c.recognizer)
+                Span(
+                    c.start,
+                    c.end,
+                    c.entity_type,
+                    c.score,
+                    found,
+                    c.recognizer,
+                    _free_of(c.reason, found),
+                )
             )
         return spans
+
+    @staticmethod
+    def _ner_labels(nlp_artifacts: NlpArtifacts) -> dict[tuple[int, int], str]:
+        """spaCy's own labels (GPE, FAC ...) of a chunk's entities by their offsets: Presidio
+        hands the recogniser its mapped types (LOCATION), the reviewer is told the model's."""
+        doc = _doc(nlp_artifacts)
+        if doc is None:
+            return {}
+        return {(ent.start_char, ent.end_char): ent.label_ for ent in doc.ents}

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import (
+    JSON,
     Column,
     Float,
     ForeignKey,
@@ -44,6 +46,10 @@ class Redaction(SQLModel, table=True):
     replacement: str | None = Field(default=None, sa_column=Column(String(120)))
     score: float | None = Field(default=None, sa_column=Column(Float))
     origin: str = Field(sa_column=Column(String(64), nullable=False))  # detector:<name> | person
+    # Why the detector suggested it ({"recogniser", "why", "context", "list"}: see
+    # ``service.deid.detect.Reason``), never the span's own words; None for a person's span
+    # and for suggestions made before reasons were recorded.
+    reason: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
     status: str = Field(sa_column=Column(String(16), nullable=False))  # suggested|accepted|rejected
     created_by: uuid.UUID | None = Field(
         default=None, sa_column=Column(Uuid, ForeignKey("user_account.id", ondelete="SET NULL"))

@@ -363,9 +363,9 @@ def _deny_and_allow(
             identity = registry.cipher.decrypt(participant.identity_ciphertext)
             for name in [identity.get("name"), *identity.get("aliases", [])]:
                 if name:
-                    deny.append(DenyTerm(text=name, entity_type="PERSON"))
+                    deny.append(DenyTerm(text=name, entity_type="PERSON", kind="participant"))
     for term in session.exec(select(Term)):
-        deny.append(DenyTerm(text=term.text, entity_type=term.entity_type))
+        deny.append(DenyTerm(text=term.text, entity_type=term.entity_type, kind="admin"))
     links = list(
         session.exec(
             select(SourceParticipant, Participant)
@@ -377,17 +377,22 @@ def _deny_and_allow(
     # my surname", "Bea said..."): their labels, names and aliases, whole and word by word,
     # are always found in its text. A label that names a part, not a person, is left alone.
     for link, participant in links:
-        names = []
+        # (name, whose list: the reviewer is told which)
+        names: list[tuple[str, str]] = []
         if link.speaker_label and not NEUTRAL_SPEAKERS.fullmatch(
             " ".join(link.speaker_label.split())
         ):
-            names.append(link.speaker_label)
+            names.append((link.speaker_label, "speaker_label"))
         if participant.withdrawn_at is None and participant.identity_ciphertext:
             identity = registry.cipher.decrypt(participant.identity_ciphertext)
-            names += [n for n in [identity.get("name"), *identity.get("aliases", [])] if n]
-        for name in names:
+            names += [
+                (n, "source_participant")
+                for n in [identity.get("name"), *identity.get("aliases", [])]
+                if n
+            ]
+        for name, kind in names:
             for said in {name, *name_parts(name)}:
-                deny.append(DenyTerm(text=said, entity_type="PERSON"))
+                deny.append(DenyTerm(text=said, entity_type="PERSON", kind=kind))
     # Participant codes are pseudonyms already. Speaker labels are not allowed: a label is
     # often a name, and the same name in the body text must still be redacted.
     allow = [participant.code for _link, participant in links]
@@ -562,6 +567,7 @@ def record_detection(
                     entity_type=entity_type,
                     score=round(span.score, 3),
                     origin=f"detector:{span.recognizer}"[:64],
+                    reason=span.reason.as_dict() if span.reason else None,
                     status=status,
                     decided_at=utcnow() if status != "suggested" else None,
                 )
