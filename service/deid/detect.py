@@ -632,6 +632,18 @@ def token_at(doc: Doc | None, start: int) -> Token | None:
     return span[0]
 
 
+# Where a doc the detector made keeps what tells the parts of speech of its tokens.
+_POS_KEY = "qualarchive.deid.pos"
+
+
+def pos(token: Token) -> str:
+    """The token's part of speech, as ``token.pos_`` would be after spaCy's whole pipeline: the
+    detector's pipeline leaves the attribute ruler out and tells it for the tokens asked about
+    (``_PartsOfSpeech``); a doc from elsewhere has its own."""
+    parts = token.doc.user_data.get(_POS_KEY)
+    return token.pos_ if parts is None else cast(str, parts(token))
+
+
 def _doc(nlp_artifacts: NlpArtifacts | None) -> Doc | None:
     tokens = getattr(nlp_artifacts, "tokens", None)
     return tokens if isinstance(tokens, Doc) else None
@@ -1333,7 +1345,7 @@ class HospitalRecognizer(_Recogniser):
             if re.fullmatch(TITLES, name.split()[0].rstrip(".")):
                 continue  # "Dr Ward" is a person
             token = token_at(doc, start)
-            if token is not None and token.pos_ in ("VERB", "AUX", "ADJ", "ADV", "ADP"):
+            if token is not None and pos(token) in ("VERB", "AUX", "ADJ", "ADV", "ADP"):
                 continue
             if any(w in self.verbs for w in words):
                 continue
@@ -1350,7 +1362,7 @@ class HospitalRecognizer(_Recogniser):
                 if w in STOP_WORDS or w in GENERIC_PLACE_WORDS or w in FILLERS:
                     break
                 token = token_at(doc, match.start(1) + word.start())
-                if token is not None and token.pos_ in ("VERB", "AUX", "ADP", "PRON", "DET"):
+                if token is not None and pos(token) in ("VERB", "AUX", "ADP", "PRON", "DET"):
                     break
                 kept.append(word)
             if kept:
@@ -1362,7 +1374,7 @@ class HospitalRecognizer(_Recogniser):
             if name in STOP_WORDS or name in GENERIC_WARD_WORDS or name in FILLERS:
                 continue
             token = token_at(doc, match.start(1))
-            if token is not None and token.pos_ in ("ADJ", "VERB", "NUM"):
+            if token is not None and pos(token) in ("ADJ", "VERB", "NUM"):
                 continue
             cue = " ".join(text[match.start() : match.start(1)].split())
             reason = Reason(self.NAME, self.WARD_CASELESS_WHY, cue)
@@ -1591,11 +1603,11 @@ class TitledPersonRecognizer(_Recogniser):
                 if self._phrase(text, match.end(1)):
                     continue
                 token = token_at(doc, match.start(1))
-                if token is not None and token.pos_ in ("AUX", "ADP", "PRON", "DET", "ADV"):
+                if token is not None and pos(token) in ("AUX", "ADP", "PRON", "DET", "ADV"):
                     continue
                 # "doctor said" is no name; the small model also tags a noun as a verb
                 # now and then ("and sister ward about it"), so a noun stays a name.
-                if token is not None and token.pos_ == "VERB" and surname not in self.nouns:
+                if token is not None and pos(token) == "VERB" and surname not in self.nouns:
                     continue
                 title = " ".join(text[match.start() : match.start(1)].split())
                 why = (
@@ -1683,7 +1695,7 @@ class GivenNameRecognizer(_Recogniser):
                 surname = None
             if first in AMBIGUOUS_NAMES:
                 token = token_at(doc, match.start(1))
-                proper = token is not None and token.pos_ == "PROPN"
+                proper = token is not None and pos(token) == "PROPN"
                 if not surname and not (proper and not at_sentence_start(text, match.start())):
                     continue
             ambiguous = first in AMBIGUOUS_NAMES
@@ -1712,7 +1724,7 @@ class GivenNameRecognizer(_Recogniser):
                     and nxt not in GIVEN_NAMES
                     and nxt not in ("dot", "at", "underscore")
                     and token is not None
-                    and token.pos_ in ("PROPN", "NOUN")
+                    and pos(token) in ("PROPN", "NOUN")
                 ):
                     end = words[i + 1].end()
             if end > word.end():
@@ -1762,19 +1774,16 @@ class UnlistedNameRecognizer(_Recogniser):
     def find(self, text: str, doc: Doc | None) -> Iterator[Found]:
         if doc is None:
             return  # the parser's proper nouns are the cue; without them, nothing
-        tokens: dict[int, Token] | None = None
         for match in self.PATTERN.finditer(text):
             given, surname = match.group(1), match.group(3)
             if self._no_name(given) or self._no_name(surname):
                 continue
             if plain(surname).lower() in self.dictionary:
                 continue
-            if tokens is None:
-                tokens = {token.idx: token for token in doc}  # token_at is slow on long texts
-            first, second = tokens.get(match.start(1)), tokens.get(match.start(3))
+            first, second = token_at(doc, match.start(1)), token_at(doc, match.start(3))
             if first is None or second is None or first.i + 1 != second.i:
                 continue
-            if first.pos_ != "PROPN" or second.pos_ != "PROPN":
+            if pos(first) != "PROPN" or pos(second) != "PROPN":
                 continue
             yield match.start(1), match.end(3), "PERSON", 0.6, self.WHY
 
@@ -2274,10 +2283,15 @@ def _resolve(candidates: list[_Candidate], text: str = "") -> list[_Candidate]:
     return kept
 
 
+# Words that are names or places whatever the dictionary says (``Detector._ner_score``).
+_KNOWN_NAMES = GIVEN_NAMES | {p.lower() for p in UK_PLACES}
+
+
 class _NlpEngine(SpacyNlpEngine):
-    """Presidio's spaCy engine without the lemmas: Presidio reads them (as "keywords", one
-    vocabulary look-up per token) only for the context enhancement of ``AnalyzerEngine.analyze``,
-    which ``Detector`` does not run (``Detector._analyse``), and no recogniser here reads them."""
+    """Presidio's spaCy engine without the lemmas and token offsets: Presidio reads them (the
+    lemmas as "keywords", one vocabulary look-up per token) only for the context enhancement of
+    ``AnalyzerEngine.analyze``, which ``Detector`` does not run (``Detector._analyse``), and no
+    recogniser here reads them (ours read the doc)."""
 
     def _doc_to_nlp_artifact(self, doc: Doc, language: str) -> NlpArtifacts:
         entities, scores = self._get_updated_entities(
@@ -2286,12 +2300,56 @@ class _NlpEngine(SpacyNlpEngine):
         return NlpArtifacts(
             entities=entities,
             tokens=doc,
-            tokens_indices=[token.idx for token in doc],
+            tokens_indices=[],
             lemmas=[],
             nlp_engine=self,
             language=language,
             scores=scores,
         )
+
+
+class _PartsOfSpeech:
+    """The attribute ruler of spaCy's English pipelines, run on the few tokens whose part of
+    speech a recogniser asks for instead of every token of every text. The ruler maps the
+    tagger's tag (with the word and its dependency label) to the part of speech; run over a
+    whole text it costs as much as the parser, and the recognisers read some hundreds of
+    tokens' parts of speech in 20,000 words.
+
+    A token's part of speech depends only on the tokens its rules' patterns can span (one
+    either side for the English model's two-token patterns), so the ruler is run on a small doc
+    of those tokens with their words, tags and dependency labels, which gives what it would
+    have given on the whole doc (checked on every token of both evaluation sets). The answer
+    is a function of that window, so the last windows asked about are remembered."""
+
+    def __init__(self, nlp: Language, lock: threading.Lock) -> None:
+        self._ruler = nlp.get_pipe("attribute_ruler")
+        self._vocab = nlp.vocab
+        self._lock = lock
+        patterns = cast(Any, self._ruler).patterns
+        self._reach = max((len(p) for rule in patterns for p in rule["patterns"]), default=1) - 1
+        self._window = functools.lru_cache(maxsize=65_536)(self._of_window)
+
+    def __call__(self, token: Token) -> str:
+        doc = token.doc
+        low = max(0, token.i - self._reach)
+        high = min(len(doc), token.i + self._reach + 1)
+        window = tuple((t.text, bool(t.whitespace_), t.tag_, t.dep_) for t in doc[low:high])
+        return self._window(window, token.i - low)
+
+    def _of_window(self, window: tuple[tuple[str, bool, str, str], ...], at: int) -> str:
+        # Every head on its own token: no pattern of the ruler reads heads, and the doc needs
+        # some to take the dependency labels.
+        small = Doc(
+            self._vocab,
+            words=[w[0] for w in window],
+            spaces=[w[1] for w in window],
+            tags=[w[2] for w in window],
+            deps=[w[3] for w in window],
+            heads=list(range(len(window))),
+        )
+        with self._lock:  # the ruler's matcher, like the rest of the pipeline, under the lock
+            self._ruler(small)
+        return small[at].pos_
 
 
 def _faster(nlp: Language) -> None:
@@ -2300,15 +2358,18 @@ def _faster(nlp: Language) -> None:
     evaluation sets before and after such a change):
 
     - the lemmatizer is switched off (kept loaded: its tables are the detector's dictionary):
-      nothing reads a lemma. The tagger and the attribute ruler stay (the recognisers read
-      ``token.pos_``), and so does the parser: the NER never lets an entity cross a sentence
+      nothing reads a lemma;
+    - the attribute ruler is switched off too, and run only on the tokens whose part of speech
+      is asked for (``_PartsOfSpeech``, ``pos``): the NER after it reads none of what it sets.
+      The tagger stays, and so does the parser: the NER never lets an entity cross a sentence
       start, and the sentence starts are the parser's;
     - the networks multiply their matrices with numpy's BLAS rather than thinc's default
       (BLIS), which on the x86 machines measured is two to three times slower at these shapes.
       The same products in another order of summation: the tags, parses and entities of both
       evaluation sets come out the same to the last span."""
-    if "lemmatizer" in nlp.pipe_names:
-        nlp.disable_pipe("lemmatizer")
+    for name in ("lemmatizer", "attribute_ruler"):
+        if name in nlp.pipe_names:
+            nlp.disable_pipe(name)
     ops = NumpyOps(use_blis=False)
     for _name, component in nlp.pipeline:
         model = getattr(component, "model", None)
@@ -2365,6 +2426,8 @@ class Detector:
                 table = lookups.get_table("lemma_index")
                 for part in ("noun", "verb", "adj", "adv"):
                     index[part] = frozenset(table.get(part, ()))
+        self._lock = threading.Lock()
+        self._parts_of_speech = _PartsOfSpeech(nlp, self._lock)
         _faster(nlp)
         self._dictionary = frozenset().union(*index.values())
         only_verbs = index.get("verb", frozenset()) - index.get("noun", frozenset())
@@ -2394,7 +2457,6 @@ class Detector:
             registry=registry, nlp_engine=nlp_engine, supported_languages=["en"]
         )
         self._recognizers = self._analyzer.registry.get_recognizers(language="en", all_fields=True)
-        self._lock = threading.Lock()
 
     def _analyse(self, chunk: str, nlp_artifacts: NlpArtifacts) -> list[RecognizerResult]:
         """Every recogniser of the engine's registry over one chunk. Not
@@ -2422,12 +2484,12 @@ class Detector:
         if not words or all(w.lower() in STOP_WORDS or w.lower() in FILLERS for w in words):
             return 0.0, ""
         span = doc.char_span(start, end, alignment_mode="expand") if doc is not None else None
-        if span is not None and not any(t.pos_ in ("PROPN", "NOUN", "X") for t in span):
+        if span is not None and not any(pos(t) in ("PROPN", "NOUN", "X") for t in span):
             # "rang me" in a caseless transcript: no noun in it, no name either
             return 0.0, ""
         if len(words) == 1 and len(found) <= 5 and found.upper() == found:
             return 0.5, "weak: one short word in capitals, often an acronym"
-        known = GIVEN_NAMES | {p.lower() for p in UK_PLACES}
+        known = _KNOWN_NAMES
         # Not for names of two or more words the NER calls people: the dictionary knows many
         # surnames ("Armstrong", "Jones") as words.
         if (len(words) == 1 or entity_type != "PERSON") and all(
@@ -2478,6 +2540,7 @@ class Detector:
                 continue
             with self._lock:
                 nlp_artifacts = self._analyzer.nlp_engine.process_text(chunk, language)
+            nlp_artifacts.tokens.user_data[_POS_KEY] = self._parts_of_speech
             results = self._analyse(chunk, nlp_artifacts)
             labels: dict[tuple[int, int], str] | None = None
             for result in results:
