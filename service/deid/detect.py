@@ -47,7 +47,7 @@ import re
 import threading
 import unicodedata
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any, cast
 
 import phonenumbers
@@ -225,6 +225,13 @@ class AllowList:
     # as whole phrases in the text before a span's edge is judged: a span that ends or starts
     # inside one ("Global Digital" of a supplier-shaped name) loses the phrase's part.
     phrases: re.Pattern[str] | None = None
+    # Where a phrase may begin: the first word of one, at a word's start. Found once for a
+    # whole text (every place, overlapping ones too) so that a span's window is searched for
+    # phrases only when one may begin in it; the last text's places are kept.
+    phrase_starts: re.Pattern[str] | None = None
+    _starts_of: list[tuple[str, list[int]] | None] = field(
+        default_factory=lambda: [None], compare=False, repr=False
+    )
 
     @classmethod
     def of(cls, terms: Iterable[str]) -> AllowList:
@@ -305,7 +312,8 @@ class AllowList:
         if self.phrases is None:
             return start, end
         window = (max(0, start - self._PHRASE_WINDOW), min(len(text), end + self._PHRASE_WINDOW))
-        for phrase in self.phrases.finditer(text, *window):
+        phrases = self.phrases.finditer(text, *window) if self._may_begin(text, *window) else ()
+        for phrase in phrases:
             p_start, p_end = phrase.span()
             if p_end <= start or p_start >= end or (start <= p_start and p_end <= end):
                 continue
@@ -320,6 +328,19 @@ class AllowList:
         while end > start and not text[end - 1].isalnum():
             end -= 1
         return start, end
+
+    def _may_begin(self, text: str, start: int, end: int) -> bool:
+        """Whether a phrase may begin in ``text[start:end]``: a phrase found there begins with
+        its first word, at a place where that word is found in the whole text."""
+        if self.phrase_starts is None:
+            return True
+        last = self._starts_of[0]
+        if last is None or last[0] is not text:
+            last = (text, [m.start() for m in self.phrase_starts.finditer(text)])
+            self._starts_of[0] = last  # one assignment: threads sharing the list see either
+        places = last[1]
+        at = bisect.bisect_left(places, start)
+        return at < len(places) and places[at] < end
 
 
 def _could_name(rest: str) -> bool:
@@ -356,7 +377,14 @@ def _allow_list(terms: frozenset[str]) -> AllowList:
     if multiword:
         body = "|".join(r"\s+".join(re.escape(w) for w in k.split()) for k in multiword)
         phrases = re.compile(rf"(?<!\w)(?:{body})(?!\w)", re.IGNORECASE)
-    return AllowList(frozenset(keys), frozenset(acronyms), frozenset(trimmable), longest, phrases)
+        firsts = "|".join(sorted({re.escape(k.split()[0]) for k in multiword}))
+        # A look-ahead, so that every place is found, overlapping ones too ("go-live", "live").
+        starts = re.compile(rf"(?=(?<!\w)(?:{firsts}))", re.IGNORECASE)
+    else:
+        starts = None
+    return AllowList(
+        frozenset(keys), frozenset(acronyms), frozenset(trimmable), longest, phrases, starts
+    )
 
 
 def is_allowed(text: str, allow: Iterable[str] = ()) -> bool:
