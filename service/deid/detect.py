@@ -225,9 +225,9 @@ class AllowList:
     # as whole phrases in the text before a span's edge is judged: a span that ends or starts
     # inside one ("Global Digital" of a supplier-shaped name) loses the phrase's part.
     phrases: re.Pattern[str] | None = None
-    # Where a phrase may begin: the first word of one, at a word's start. Found once for a
-    # whole text (every place, overlapping ones too) so that a span's window is searched for
-    # phrases only when one may begin in it; the last text's places are kept.
+    # Where a phrase may begin: where one is found in the whole text, whatever follows it.
+    # Found once for a whole text (every place, overlapping ones too) so that a span's window
+    # is searched for phrases only when one may begin in it; the last text's places are kept.
     phrase_starts: re.Pattern[str] | None = None
     _starts_of: list[tuple[str, list[int]] | None] = field(
         default_factory=lambda: [None], compare=False, repr=False
@@ -330,8 +330,8 @@ class AllowList:
         return start, end
 
     def _may_begin(self, text: str, start: int, end: int) -> bool:
-        """Whether a phrase may begin in ``text[start:end]``: a phrase found there begins with
-        its first word, at a place where that word is found in the whole text."""
+        """Whether a phrase may begin in ``text[start:end]``: a phrase found there is found at
+        the same place in the whole text, but for what follows it."""
         if self.phrase_starts is None:
             return True
         last = self._starts_of[0]
@@ -377,9 +377,9 @@ def _allow_list(terms: frozenset[str]) -> AllowList:
     if multiword:
         body = "|".join(r"\s+".join(re.escape(w) for w in k.split()) for k in multiword)
         phrases = re.compile(rf"(?<!\w)(?:{body})(?!\w)", re.IGNORECASE)
-        firsts = "|".join(sorted({re.escape(k.split()[0]) for k in multiword}))
-        # A look-ahead, so that every place is found, overlapping ones too ("go-live", "live").
-        starts = re.compile(rf"(?=(?<!\w)(?:{firsts}))", re.IGNORECASE)
+        # A look-ahead, so that every place is found, overlapping ones too; without the end's
+        # (?!\w), which a window's end would satisfy where the whole text does not.
+        starts = re.compile(rf"(?=(?<!\w)(?:{body}))", re.IGNORECASE)
     else:
         starts = None
     return AllowList(
