@@ -44,6 +44,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import resource
 import statistics
@@ -54,6 +55,11 @@ from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 from typing import Any
+
+# One thread, as the speed is reported: the detector's networks multiply matrices with numpy's
+# BLAS, which would otherwise use every core (read once, when numpy is first imported).
+for _variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_variable, "1")
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.harness import cost, machine, rate  # noqa: E402
