@@ -2355,7 +2355,7 @@ class _PartsOfSpeech:
         self._lock = lock
         patterns = cast(Any, self._ruler).patterns
         self._reach = max((len(p) for rule in patterns for p in rule["patterns"]), default=1) - 1
-        self._window = functools.lru_cache(maxsize=65_536)(self._of_window)
+        self._window = functools.lru_cache(maxsize=4096)(self._of_window)
 
     def __call__(self, token: Token) -> str:
         doc = token.doc
