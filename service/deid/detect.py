@@ -2365,17 +2365,18 @@ class _PartsOfSpeech:
         return self._window(window, token.i - low)
 
     def _of_window(self, window: tuple[tuple[str, bool, str, str], ...], at: int) -> str:
-        # Every head on its own token: no pattern of the ruler reads heads, and the doc needs
-        # some to take the dependency labels.
-        small = Doc(
-            self._vocab,
-            words=[w[0] for w in window],
-            spaces=[w[1] for w in window],
-            tags=[w[2] for w in window],
-            deps=[w[3] for w in window],
-            heads=list(range(len(window))),
-        )
-        with self._lock:  # the ruler's matcher, like the rest of the pipeline, under the lock
+        # Under the detector's lock, like the rest of the pipeline: the doc looks its words up
+        # in the shared vocabulary. Every head on its own token: no pattern of the ruler reads
+        # heads, and the doc needs some to take the dependency labels.
+        with self._lock:
+            small = Doc(
+                self._vocab,
+                words=[w[0] for w in window],
+                spaces=[w[1] for w in window],
+                tags=[w[2] for w in window],
+                deps=[w[3] for w in window],
+                heads=list(range(len(window))),
+            )
             self._ruler(small)
         return small[at].pos_
 
