@@ -222,6 +222,9 @@ class AllowList:
     # as whole phrases in the text before a span's edge is judged: a span that ends or starts
     # inside one ("Global Digital" of a supplier-shaped name) loses the phrase's part.
     phrases: re.Pattern[str] | None = None
+    # Ordinary English words (the detector's dictionary, less known names and places): such
+    # words before a committee's or department's noun describe it ("Tissue Viability Team").
+    ordinary: frozenset[str] = frozenset()
 
     @classmethod
     def of(cls, terms: Iterable[str]) -> AllowList:
@@ -237,6 +240,20 @@ class AllowList:
             return True
         return any(
             p.fullmatch(key if p.flags & re.IGNORECASE else found.strip()) for p in ALLOW_PATTERNS
+        )
+
+    def _generic(self, word: str) -> bool:
+        """Whether a word of a committee's or department's name says what it does, not whose
+        it is: a generic word of such names, an allowed term, or an ordinary word."""
+        key = _POSSESSIVE_END.sub("", word).casefold()
+        if key in PLACE_NAME_WORDS:
+            return False
+        return (
+            key in GENERIC_NAME_WORDS
+            or key in GENERIC_HEADS
+            or key in _NAME_CONNECTORS
+            or key in self.ordinary
+            or self.allows(word)
         )
 
     def _trims(self, found: str) -> bool:
@@ -255,7 +272,7 @@ class AllowList:
         if start >= end:
             return None
         if edges:
-            start, end = _outside_generic_names(text, start, end, self.allows)
+            start, end = _outside_generic_names(text, start, end, self._generic)
             if start >= end:
                 return None
         if not edges or not self.trimmable:
@@ -719,6 +736,14 @@ GENERIC_NAME_WORDS = GENERIC_ORG_WORDS | words(
     dementia elderly infection discharge hospital-at-home virtual wards ward-based acute-care
     """
 )
+# Ordinary words that make place names ("Severn Valley Health Board", "Wyvern Park"): a name
+# holding one is a place's, not generic.
+PLACE_NAME_WORDS = words(
+    """
+    valley vale park hill hills moor moors forest bay coast coastal river bridge field fields
+    wood woods dale dales heath green lake lakes cross gate port mouth marsh mount ridge
+    """
+)
 _NAME_CONNECTORS = frozenset({"and", "&", "of", "for", "on"})
 _ROLE_HEADS = words(
     """
@@ -732,7 +757,7 @@ _ROLE_HEADS = words(
 _CLAUSE = re.compile(r"[^\n.,;:!?()\[\]\"“”]+")
 
 
-def _outside_generic_names(text: str, start: int, end: int, allows: Any) -> tuple[int, int]:
+def _outside_generic_names(text: str, start: int, end: int, is_generic: Any) -> tuple[int, int]:
     """The span without the generic name of a committee, board, team or department that it
     lies in or ends with ("Performance Committee" of "Finance and Performance Committee" is
     nothing, "Kettlewick Digital Board" is "Kettlewick")."""
@@ -755,13 +780,8 @@ def _outside_generic_names(text: str, start: int, end: int, allows: Any) -> tupl
         return start, end
 
     def generic(i: int) -> bool:
-        s, e, word = tokens[i]
-        return (
-            word in GENERIC_NAME_WORDS
-            or word in GENERIC_HEADS
-            or word in _NAME_CONNECTORS
-            or allows(text[s:e])
-        )
+        s, e, _ = tokens[i]
+        return bool(is_generic(text[s:e]))
 
     head = None
     k = inside[-1]
@@ -2525,6 +2545,9 @@ class Detector:
                 for part in ("noun", "verb", "adj", "adv"):
                     index[part] = frozenset(table.get(part, ()))
         self._dictionary = frozenset().union(*index.values())
+        self._ordinary = (
+            self._dictionary - GIVEN_NAMES - AMBIGUOUS_NAMES - {p.casefold() for p in UK_PLACES}
+        )
         only_verbs = index.get("verb", frozenset()) - index.get("noun", frozenset())
         extract = offline_tldextract()
         recognizers: list[Any] = [
@@ -2629,7 +2652,7 @@ class Detector:
                 raise ValueError(f"unknown entity type {term.entity_type!r} for a deny term")
             if term.kind not in DENY_REASONS:
                 raise ValueError(f"unknown kind {term.kind!r} of a deny term")
-        allowed = AllowList.of([*vocabulary, *allow])
+        allowed = replace(AllowList.of([*vocabulary, *allow]), ordinary=self._ordinary)
         candidates: list[_Candidate] = []
         for offset, chunk in _chunks(text):
             if not chunk.strip():
