@@ -797,3 +797,12 @@ def test_a_speaker_label_is_cut_off_a_name_but_the_name_stays(detector: Detector
     texts = {s.text for s in spans}
     assert not any("SPEAKER" in t or "R1" in t for t in texts), texts
     assert "Amara Osei" in texts
+
+
+def test_generic_governance_papers_are_kept(detector: Detector) -> None:
+    text = (
+        "The Outline Business Case was approved; the Board Assurance Framework and the Risk "
+        "Register were noted. The DPIA and the Clinical Safety Case were signed off, the Hazard "
+        "Log closed, and the KPI dashboard reviewed. The Wachter Review was cited."
+    )
+    assert [s.text for s in detector.detect(text)] == ["Wachter"]

@@ -1,4 +1,4 @@
-"""de-identification: clinical scores, tools and coding standards join the default vocabulary
+"""de-identification: clinical scores, coding standards and governance papers as vocabulary
 
 Revision ID: 0012
 Revises: 0011
@@ -23,6 +23,7 @@ ADDED = (
     "NEWS", "NEWS2", "MEWS", "MEOWS", "PEWS", "SBAR", "ReSPECT", "DNACPR", "DNAR",
     "Glasgow Coma Scale", "GCS", "qSOFA", "Waterlow", "VTE", "eObs", "e-observations", "dm+d",
     "ICD-10", "ICD-11", "OPCS-4", "Read codes", "CTV3", "LOINC", "PRSB", "DTAC",
+    "DPIA", "DPIAs", "KPI", "KPIs", "CQUIN", "SOP", "SOPs", "RAG", "BAF", "OBC", "FBC",
 )  # fmt: skip
 
 terms = sa.table(

@@ -691,17 +691,22 @@ def _outside_speaker_labels(text: str, start: int, end: int) -> tuple[int, int]:
     return start, end
 
 
-# The nouns that end the name of a committee, board, team or department. A name made only of
-# generic words before one ("Finance and Performance Committee", "Emergency Department",
-# "Design Authority") names a function every trust has and identifies nobody; a name with a
-# place or a person in it ("Kettlewick Digital Board", "the Brandreth Committee") keeps that
-# part as a span and loses the generic rest.
+# The nouns that end the name of a committee, board, team or department, or of the papers
+# they keep ("Outline Business Case", "Hazard Log"). A name made only of generic words before
+# one ("Finance and Performance Committee", "Emergency Department", "Design Authority") names
+# a function every trust has and identifies nobody; a name with a place or a person in it
+# ("Kettlewick Digital Board", "the Brandreth Committee") keeps that part as a span and loses
+# the generic rest.
 GENERIC_HEADS = words(
     """
     committee committees sub-committee subcommittee board boards group groups team teams
     department departments dept directorate directorates service services authority forum
     panel panels programme programmes network networks office division divisions meeting
     meetings huddle collaborative cell hub function governors directors
+    case plan plans strategy strategies framework register log assessment analysis review
+    report policy procedure pathway protocol toolkit dashboard tracker survey specification
+    charter roadmap scheme initiative fund bid process workstream work-stream standard
+    standards guidance
     """
 )
 # Words that describe what such a body does, not whose it is.

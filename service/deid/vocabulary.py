@@ -104,6 +104,18 @@ DEFAULT_VOCABULARY: tuple[str, ...] = (
     "LOINC",
     "PRSB",
     "DTAC",
+    # programme governance papers (added by revision 0012)
+    "DPIA",
+    "DPIAs",
+    "KPI",
+    "KPIs",
+    "CQUIN",
+    "SOP",
+    "SOPs",
+    "RAG",
+    "BAF",
+    "OBC",
+    "FBC",
     # standards
     "FHIR",
     "HL7",
