@@ -806,3 +806,16 @@ def test_generic_governance_papers_are_kept(detector: Detector) -> None:
         "Log closed, and the KPI dashboard reviewed. The Wachter Review was cited."
     )
     assert [s.text for s in detector.detect(text)] == ["Wachter"]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Nurse A: Sarah Jones said the same at the board.",
+        "sarah jones said the same at the board",
+    ],
+)
+def test_a_name_before_a_committee_word_is_not_cut(detector: Detector, text: str) -> None:
+    """Only a capitalised run of words (any run in a caseless transcript, of the generic
+    words alone) is a committee's name: a sentence ending in "the board" is not."""
+    assert [s.text.casefold() for s in detector.detect(text)] == ["sarah jones"]

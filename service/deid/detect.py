@@ -784,9 +784,18 @@ def _outside_generic_names(text: str, start: int, end: int, is_generic: Any) -> 
     if not inside:
         return start, end
 
+    # In cased text the name of a body is capitalised: "Jones said the same at the board" is
+    # no committee's name, "Finance and Performance Committee" is.
+    caseless = is_caseless(text[clause.start() : clause.end()])
+
     def generic(i: int) -> bool:
-        s, e, _ = tokens[i]
-        return bool(is_generic(text[s:e]))
+        s, e, word = tokens[i]
+        if word in _NAME_CONNECTORS:
+            return True
+        if caseless:
+            # no capitals to tell a name from a sentence: only the words of such names count
+            return word in GENERIC_NAME_WORDS or word in GENERIC_HEADS
+        return text[s].isupper() and bool(is_generic(text[s:e]))
 
     head = None
     k = inside[-1]
