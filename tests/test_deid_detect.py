@@ -218,7 +218,7 @@ def test_heldout_recall_and_kept_terms_do_not_drop(detector: Detector) -> None:
     assert result["overall"]["recall"] >= 0.67
     assert result["overall"]["type_agnostic_recall"] >= 0.81
     kept = terms_kept(rows, [r["keep"] for r in rows], predictions)
-    assert kept["share_kept"] >= 0.83, kept["redacted_by_term"]
+    assert kept["share_kept"] >= 0.93, kept["redacted_by_term"]  # 0.83 before the vocabulary work
     genres = per_genre(rows, predictions, kept)
     below = {
         g: row["type_agnostic_recall"]
@@ -786,6 +786,7 @@ def test_clinical_scores_and_standards_are_vocabulary(detector: Detector) -> Non
         "Facilitator: Thanks.\nR2: It was fine.\nParticipant A: It was not.",
         "SPEAKER_01 so the epr went live on a tuesday\nSPEAKER_02 and the gde money ran out",
         "speaker 2: yeah the ccio left\nspeaker 1: right",
+        "Nurse A: The rota was fine.\nWard Manager: We used the EPR.\nIT Lead 2: Agreed.",
     ],
 )
 def test_speaker_labels_are_never_redacted(detector: Detector, text: str) -> None:
@@ -793,10 +794,12 @@ def test_speaker_labels_are_never_redacted(detector: Detector, text: str) -> Non
 
 
 def test_a_speaker_label_is_cut_off_a_name_but_the_name_stays(detector: Detector) -> None:
-    spans = detector.detect("SPEAKER_01 gareth pritchard ran it\nR1: Amara Osei did.")
+    spans = detector.detect(
+        "SPEAKER_01 gareth pritchard ran it\nR1: Amara Osei did.\nNurse Jones: It was late."
+    )
     texts = {s.text for s in spans}
     assert not any("SPEAKER" in t or "R1" in t for t in texts), texts
-    assert "Amara Osei" in texts
+    assert {"Amara Osei", "Jones"} <= texts  # a label that is a name stays a name
 
 
 def test_generic_governance_papers_are_kept(detector: Detector) -> None:

@@ -659,9 +659,22 @@ _ROLE_WORDS = (
     r"interviewer|interviewee|participant|respondent|facilitator|co-facilitator|moderator"
     r"|researcher|observer|note-?taker|chair|speaker|spk|int|resp|fac|mod|obs"
 )
+# Group interviews label speakers by role ("Nurse A:", "Ward Manager:", "IT Lead 2:"): a role,
+# with at most one describing word before it and a letter or number after, never a name.
+_STAFF_ROLES = (
+    r"nurse|doctor|consultant|registrar|pharmacist|technician|therapist|physio|midwife|matron"
+    r"|sister|manager|lead|clinician|director|officer|analyst|trainer|educator|administrator"
+    r"|admin|clerk|receptionist|porter|hca|gp|ccio|cnio|cmio|cio|member|patient|carer|relative"
+    r"|student|volunteer|governor|trainee|fy1|fy2|f1|f2|sho|spr"
+)
+_ROLE_MODIFIERS = (
+    r"senior|junior|staff|charge|ward|clinical|nurse|it|digital|project|programme|service"
+    r"|practice|deputy|assistant|associate|specialist|team|student|lay|board|site|bed|ed"
+)
 SPEAKER_LABEL = re.compile(
     rf"^[ \t>*•-]*(?:(?:{_ROLE_WORDS})(?:[ _-]?(?:\d{{1,3}}|[a-z]))?|[iprqaf][ _-]?\d{{0,3}}"
-    r"|[a-z]{1,3}[ _-]?\d{1,3})[ \t]*[:.)]",
+    rf"|[a-z]{{1,3}}[ _-]?\d{{1,3}}|(?:(?:{_ROLE_MODIFIERS})[ \t]+)?(?:{_STAFF_ROLES})"
+    r"(?:[ \t]+(?:\d{1,3}|[a-z]))?)[ \t]*:",
     re.IGNORECASE | re.MULTILINE,
 )
 SPEAKER_TAG = re.compile(r"(?<![\w-])speaker[ _-]?\d{1,3}(?![\w-])", re.IGNORECASE)
