@@ -142,14 +142,17 @@ HELDOUT_RECALL_FLOORS = {
     "PHONE": (0.77, 0.77),
     "POSTCODE": (0.73, 0.73),
     "NHS_NUMBER": (0.73, 0.73),
-    "JOB_TITLE": (0.00, 0.69),  # no recogniser labels job titles; what overlaps them counts
+    # no recogniser labels job titles; what overlaps them counts. 0.69 until generic committee
+    # and department names became vocabulary (issue 10): one title that such a name overlapped
+    # is no longer caught in passing.
+    "JOB_TITLE": (0.00, 0.66),
 }
 # genre -> recall whatever the label, as floors.
 HELDOUT_GENRE_FLOORS = {
     "interview": 0.94,
     "group_interview": 0.89,
     "observation": 0.95,
-    "local_document": 0.93,
+    "local_document": 0.92,  # 0.93 before issue 10's vocabulary: the job title above
     "national_document": 0.98,
     "transcript": 0.36,
 }
@@ -218,7 +221,7 @@ def test_heldout_recall_and_kept_terms_do_not_drop(detector: Detector) -> None:
     assert result["overall"]["recall"] >= 0.67
     assert result["overall"]["type_agnostic_recall"] >= 0.81
     kept = terms_kept(rows, [r["keep"] for r in rows], predictions)
-    assert kept["share_kept"] >= 0.83, kept["redacted_by_term"]
+    assert kept["share_kept"] >= 0.93, kept["redacted_by_term"]  # 0.83 before the vocabulary work
     genres = per_genre(rows, predictions, kept)
     below = {
         g: row["type_agnostic_recall"]
@@ -761,3 +764,90 @@ def test_an_alias_inside_an_email_does_not_split_the_address(detector: Detector)
     found = {(s.text, s.entity_type) for s in spans}
     assert ("ros.q@example.org", "EMAIL") in found
     assert ("Ros", "PERSON") in found
+
+
+# -- domain vocabulary kept (issue 10) ---------------------------------------------------------
+
+
+def test_weekdays_and_months_on_their_own_are_kept(detector: Detector) -> None:
+    text = (
+        "We met the CCIO on Tuesday and again in June; the board sits every Friday. By "
+        "Wednesday the wards were back on paper, and in August the EPR went live. On "
+        "Tuesday 9 March 2021 Amara Osei signed it off."
+    )
+    spans = detector.detect(text)
+    assert ("Tuesday 9 March 2021", "DATE") in {(s.text, s.entity_type) for s in spans}
+    assert ("Amara Osei", "PERSON") in {(s.text, s.entity_type) for s in spans}
+    for word in ("Tuesday", "June", "Friday", "Wednesday", "August"):
+        at = text.index(word)
+        assert not any(s.start <= at < s.end for s in spans), word
+    assert detector.detect("the go live was on a monday in october and by friday it was fine") == []
+
+
+def test_generic_committee_and_department_names_are_kept(detector: Detector) -> None:
+    text = (
+        "The Finance and Performance Committee approved the business case. The Digital "
+        "Programme Board, the Clinical Safety Group and the Design Authority then met the "
+        "Patient Experience Team and the Emergency Department."
+    )
+    assert detector.detect(text) == []
+
+
+def test_a_committee_named_for_a_place_or_person_keeps_that_part(detector: Detector) -> None:
+    text = "It went to the Kettlewick Digital Board and then to the Brandreth Committee."
+    spans = detector.detect(text)
+    assert {s.text for s in spans} == {"Kettlewick", "Brandreth"}
+
+
+def test_clinical_scores_and_standards_are_vocabulary(detector: Detector) -> None:
+    text = (
+        "NEWS2 scores went into the EPR. MEWS and PEWS came later, with SBAR handovers, "
+        "ReSPECT forms and DNACPR alerts coded in SNOMED CT, dm+d and ICD-10."
+    )
+    assert detector.detect(text) == []
+    assert {"NEWS2", "MEWS", "PEWS", "SBAR", "ReSPECT", "DNACPR", "dm+d"} <= set(DEFAULT_VOCABULARY)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "R1: We used the EPR on the ward.\nI: And then?\nInt: Tell me more.",
+        "Facilitator: Thanks.\nR2: It was fine.\nParticipant A: It was not.",
+        "SPEAKER_01 so the epr went live on a tuesday\nSPEAKER_02 and the gde money ran out",
+        "speaker 2: yeah the ccio left\nspeaker 1: right",
+        "Nurse A: The rota was fine.\nWard Manager: We used the EPR.\nIT Lead 2: Agreed.",
+    ],
+)
+def test_speaker_labels_are_never_redacted(detector: Detector, text: str) -> None:
+    assert detector.detect(text) == [], text
+
+
+def test_a_speaker_label_is_cut_off_a_name_but_the_name_stays(detector: Detector) -> None:
+    spans = detector.detect(
+        "SPEAKER_01 gareth pritchard ran it\nR1: Amara Osei did.\nNurse Jones: It was late."
+    )
+    texts = {s.text for s in spans}
+    assert not any("SPEAKER" in t or "R1" in t for t in texts), texts
+    assert {"Amara Osei", "Jones"} <= texts  # a label that is a name stays a name
+
+
+def test_generic_governance_papers_are_kept(detector: Detector) -> None:
+    text = (
+        "The Outline Business Case was approved; the Board Assurance Framework and the Risk "
+        "Register were noted. The DPIA and the Clinical Safety Case were signed off, the Hazard "
+        "Log closed, and the KPI dashboard reviewed. The Wachter Review was cited."
+    )
+    assert [s.text for s in detector.detect(text)] == ["Wachter"]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Nurse A: Sarah Jones said the same at the board.",
+        "sarah jones said the same at the board",
+    ],
+)
+def test_a_name_before_a_committee_word_is_not_cut(detector: Detector, text: str) -> None:
+    """Only a capitalised run of words (any run in a caseless transcript, of the generic
+    words alone) is a committee's name: a sentence ending in "the board" is not."""
+    assert [s.text.casefold() for s in detector.detect(text)] == ["sarah jones"]

@@ -55,13 +55,13 @@ def test_admins_add_and_remove_terms_and_detection_follows(
     assert set(DEFAULT_VOCABULARY) == set(terms)
     assert terms["EPR"]["created_by"] is None
 
-    text = b"P-017: The ReSPECT form moved into the EPR in the spring, after the go-live.\n"
-    assert [r["original"] for r in redactions(alice, text)] == ["ReSPECT"]
+    text = b"P-017: The PIFU form moved into the EPR in the spring, after the go-live.\n"
+    assert [r["original"] for r in redactions(alice, text)] == ["PIFU"]
 
     # An admin adds a term: the next detection leaves it alone.
-    added = admin.post("/deid-allow-terms", json={"text": "  ReSPECT "})
+    added = admin.post("/deid-allow-terms", json={"text": "  PIFU "})
     assert added.status_code == 201, added.text
-    assert added.json()["text"] == "ReSPECT" and added.json()["created_by"] is not None
+    assert added.json()["text"] == "PIFU" and added.json()["created_by"] is not None
     assert redactions(alice, text, "second.txt") == []
 
     # An admin removes a default: the next detection suggests it again.
@@ -79,7 +79,7 @@ def test_allow_list_refusals(admin: Api, clean: Runtime, server: LiveServer) -> 
     alice, _ = world(admin, clean, server)
     for call in (
         alice.get("/deid-allow-terms"),
-        alice.post("/deid-allow-terms", json={"text": "ReSPECT"}),
+        alice.post("/deid-allow-terms", json={"text": "PIFU"}),
         alice.delete(f"/deid-allow-terms/{admin.get('/deid-allow-terms').json()[0]['id']}"),
     ):
         assert call.status_code == 403, call.text

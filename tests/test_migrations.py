@@ -67,3 +67,30 @@ def test_migrations_seed_the_default_vocabulary(backend: str, tmp_path) -> None:
         engine.dispose()
     assert sorted(t for t, _ in rows) == sorted(DEFAULT_VOCABULARY)
     assert all(key == normalise(t) for t, key in rows)
+
+
+def test_the_vocabulary_revision_downgrades_to_the_earlier_defaults(backend: str, tmp_path) -> None:
+    """Revision 'more vocabulary' removes, going down, only the rows it wrote."""
+    from sqlalchemy import text
+
+    from service.deid.vocabulary import DEFAULT_VOCABULARY
+
+    with new_database(backend, tmp_path, "vocabulary_down") as url:
+        config = alembic_config(url)
+        script = next(
+            s
+            for s in ScriptDirectory.from_config(config).walk_revisions()
+            if s.path.endswith("_more_vocabulary.py")
+        )
+        migrate(url)
+        engine = create_engine(url)
+        command.downgrade(config, str(script.down_revision))
+        with engine.connect() as connection:
+            rows = {t for (t,) in connection.execute(text("SELECT text FROM deid_allow_term"))}
+        assert "EPR" in rows and "go-live" in rows
+        assert not rows & {"NEWS2", "ReSPECT", "dm+d", "SBAR"}
+        migrate(url)
+        with engine.connect() as connection:
+            rows = {t for (t,) in connection.execute(text("SELECT text FROM deid_allow_term"))}
+        engine.dispose()
+    assert rows == set(DEFAULT_VOCABULARY)

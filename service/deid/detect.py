@@ -232,6 +232,9 @@ class AllowList:
     _starts_of: list[tuple[str, list[int]] | None] = field(
         default_factory=lambda: [None], compare=False, repr=False
     )
+    # Ordinary English words (the detector's dictionary, less known names and places): such
+    # words before a committee's or department's noun describe it ("Tissue Viability Team").
+    ordinary: frozenset[str] = frozenset()
 
     @classmethod
     def of(cls, terms: Iterable[str]) -> AllowList:
@@ -249,6 +252,20 @@ class AllowList:
             p.fullmatch(key if p.flags & re.IGNORECASE else found.strip()) for p in ALLOW_PATTERNS
         )
 
+    def _generic(self, word: str) -> bool:
+        """Whether a word of a committee's or department's name says what it does, not whose
+        it is: a generic word of such names, an allowed term, or an ordinary word."""
+        key = _POSSESSIVE_END.sub("", word).casefold()
+        if key in PLACE_NAME_WORDS:
+            return False
+        return (
+            key in GENERIC_NAME_WORDS
+            or key in GENERIC_HEADS
+            or key in _NAME_CONNECTORS
+            or key in self.ordinary
+            or self.allows(word)
+        )
+
     def _trims(self, found: str) -> bool:
         return _normalise(found) in self.trimmable and self.allows(found)
 
@@ -258,11 +275,20 @@ class AllowList:
         """The part of ``text[start:end]`` to keep as a span, or None if it is all allowed
         vocabulary. With ``edges`` false only a whole-span match is dropped (for patterns:
         "uk" ends a spoken e-mail address, and is part of it)."""
-        if self.allows(text[start:end]):
+        if self.allows(text[start:end]) or _time_word(text, start, end):
             return None
-        if not edges or not self.trimmable:
-            return start, end
         original = (start, end)
+        start, end = _outside_speaker_labels(text, start, end)
+        if start >= end:
+            return None
+        if edges:
+            start, end = _outside_generic_names(text, start, end, self._generic)
+            if start >= end:
+                return None
+        if not edges or not self.trimmable:
+            if (start, end) != original and not _could_name(text[start:end]):
+                return None
+            return start, end
         start, end = self._outside_phrases(text, start, end)
         if start >= end:
             return None
@@ -609,6 +635,247 @@ TENS = {
 
 
 # -- helpers ---------------------------------------------------------------------------------
+
+
+# -- generic words the allow list keeps ---------------------------------------------------
+
+# Days and months as words on their own pin nothing to a day (a date with a day number is
+# found whole by DateRecognizer, "Tuesday 9 March"). The months that are also given names
+# (April, May, June, August) are kept only after a word that makes them a time ("in June",
+# "last May"): "June said" may be a person.
+WEEKDAYS = words(
+    """
+    monday tuesday wednesday thursday friday saturday sunday mondays tuesdays wednesdays
+    thursdays fridays saturdays sundays mon tue tues wed weds thu thur thurs fri sat sun
+    """
+)
+MONTHS = words(
+    "january february march july september october november december feb mar apr jun jul aug"
+    " sep sept oct nov dec"
+)
+NAME_MONTHS = words("april may june august jan")
+_TIME_CUE = re.compile(
+    r"\b(?:in|since|by|until|till|from|during|before|after|last|next|this|that|early|late|mid"
+    r"|of|every|each|through|throughout|to|around|about|between|and|or|the)[\s-]+$",
+    re.IGNORECASE,
+)
+
+
+def _time_word(text: str, start: int, end: int) -> bool:
+    """Whether the span is a weekday or month on its own, as a time rather than a name."""
+    word = _POSSESSIVE_END.sub("", text[start:end].strip()).casefold()
+    if word in WEEKDAYS or word in MONTHS:
+        return True
+    if word not in NAME_MONTHS:
+        return False
+    if _TIME_CUE.search(text[max(0, start - 24) : start]):
+        return True
+    # In a list of months or days ("January, April and July") or before a year ("June 2021").
+    before = re.search(r"(\w+)[,;/]?\s+(?:(?:and|or|to)\s+)?$", text[max(0, start - 24) : start])
+    after = re.match(r"[,;/]?\s+(?:(?:and|or|to)\s+)?(\w+)", text[end : end + 24])
+    return any(
+        m is not None
+        and (m.group(1).casefold() in WEEKDAYS | MONTHS | NAME_MONTHS or m.group(1).isdigit())
+        for m in (before, after)
+    )
+
+
+_POSSESSIVE_END = re.compile(r"['’]s$")
+
+# Speaker labels at the start of a line or turn: role words and their abbreviations with or
+# without a number ("Facilitator:", "Int:", "I:", "R1:", "Participant A:", "speaker 2:"), and
+# speech recognition's "SPEAKER_01" anywhere. Labels that are names ("Amara:") are not here:
+# a source's named labels go to the deny list.
+_ROLE_WORDS = (
+    r"interviewer|interviewee|participant|respondent|facilitator|co-facilitator|moderator"
+    r"|researcher|observer|note-?taker|chair|speaker|spk|int|resp|fac|mod|obs"
+)
+# Group interviews label speakers by role ("Nurse A:", "Ward Manager:", "IT Lead 2:"): a role,
+# with at most one describing word before it and a letter or number after, never a name.
+_STAFF_ROLES = (
+    r"nurse|doctor|consultant|registrar|pharmacist|technician|therapist|physio|midwife|matron"
+    r"|sister|manager|lead|clinician|director|officer|analyst|trainer|educator|administrator"
+    r"|admin|clerk|receptionist|porter|hca|gp|ccio|cnio|cmio|cio|member|patient|carer|relative"
+    r"|student|volunteer|governor|trainee|fy1|fy2|f1|f2|sho|spr"
+)
+_ROLE_MODIFIERS = (
+    r"senior|junior|staff|charge|ward|clinical|nurse|it|digital|project|programme|service"
+    r"|practice|deputy|assistant|associate|specialist|team|student|lay|board|site|bed|ed"
+)
+SPEAKER_LABEL = re.compile(
+    rf"^[ \t>*•-]*(?:(?:{_ROLE_WORDS})(?:[ _-]?(?:\d{{1,3}}|[a-z]))?|[iprqaf][ _-]?\d{{0,3}}"
+    rf"|[a-z]{{1,3}}[ _-]?\d{{1,3}}|(?:(?:{_ROLE_MODIFIERS})[ \t]+)?(?:{_STAFF_ROLES})"
+    r"(?:[ \t]+(?:\d{1,3}|[a-z]))?)[ \t]*:",
+    re.IGNORECASE | re.MULTILINE,
+)
+SPEAKER_TAG = re.compile(r"(?<![\w-])speaker[ _-]?\d{1,3}(?![\w-])", re.IGNORECASE)
+
+
+def _outside_speaker_labels(text: str, start: int, end: int) -> tuple[int, int]:
+    """The span without the speaker labels it holds at either edge; empty if it is one."""
+    line = text.rfind("\n", 0, start) + 1
+    labels = [m.span() for m in SPEAKER_LABEL.finditer(text, line, end)]
+    labels += [m.span() for m in SPEAKER_TAG.finditer(text, max(line, start - 16), end + 16)]
+    original = (start, end)
+    for l_start, l_end in sorted(labels):
+        if l_end <= start or l_start >= end:
+            continue
+        if l_start <= start and end <= l_end:
+            return start, start
+        if l_start <= start:
+            start = l_end
+        elif end <= l_end:
+            end = l_start
+    if (start, end) == original:
+        return start, end
+    while start < end and not text[start].isalnum():
+        start += 1
+    while end > start and not text[end - 1].isalnum():
+        end -= 1
+    return start, end
+
+
+# The nouns that end the name of a committee, board, team or department, or of the papers
+# they keep ("Outline Business Case", "Hazard Log"). A name made only of generic words before
+# one ("Finance and Performance Committee", "Emergency Department", "Design Authority") names
+# a function every trust has and identifies nobody; a name with a place or a person in it
+# ("Kettlewick Digital Board", "the Brandreth Committee") keeps that part as a span and loses
+# the generic rest.
+GENERIC_HEADS = words(
+    """
+    committee committees sub-committee subcommittee board boards group groups team teams
+    department departments dept directorate directorates service services authority forum
+    panel panels programme programmes network networks office division divisions meeting
+    meetings huddle collaborative cell hub function governors directors
+    case plan plans strategy strategies framework register log assessment analysis review
+    report policy procedure pathway protocol toolkit dashboard tracker survey specification
+    charter roadmap scheme initiative fund bid process workstream work-stream standard
+    standards guidance
+    """
+)
+# Words that describe what such a body does, not whose it is.
+GENERIC_NAME_WORDS = GENERIC_ORG_WORDS | words(
+    """
+    finance financial performance audit risk risks assurance governance experience people
+    workforce education training learning development innovation improvement transformation
+    change strategy strategic executive executives operational operations operating
+    management senior leadership planning capacity flow discharge estates facilities
+    procurement commercial contracts contracting legal data it ict architecture technical
+    security protection privacy records coding medicines pharmacy therapeutics drugs
+    prescribing midwifery surgical medicine emergency urgent critical intensive primary mental
+    disability disabilities children young adult adults older maternity neonatal paediatric
+    paediatrics radiology imaging pathology laboratory cardiology oncology cancer renal
+    respiratory stroke orthopaedic orthopaedics trauma theatres theatre anaesthetics
+    outpatients outpatient inpatient inpatients diagnostics diagnostic therapies therapy
+    allied professionals human resources hr communications comms engagement involvement
+    membership governors infection prevention control safeguarding mortality incident
+    incidents harm falls deterioration deteriorating sepsis resuscitation palliative
+    bereavement ethics equality diversity inclusion wellbeing occupational sustainability
+    capital investment business integration partnerships joint divisional corporate
+    trust-wide trustwide readiness implementation deployment optimisation benefits project
+    projects portfolio delivery steering oversight advisory reference working task finish
+    user users clinicians clinical-safety electronic record records prescribing
+    e-prescribing documentation standards standard assurance technology change
+    configuration build testing go-live cutover transition programme-level executive-level
+    chief officer officers senior medical nursing consultants nurses doctors junior
+    informatics analytics intelligence insight contact centre access booking scheduling
+    admissions bed beds site command gold silver bronze response major health care social
+    outreach liaison rehabilitation rehab reablement crisis home treatment assessment triage
+    dietetics physiotherapy speech language nutrition viability continence diabetes frailty
+    dementia elderly infection discharge hospital-at-home virtual wards ward-based acute-care
+    """
+)
+# Ordinary words that make place names ("Severn Valley Health Board", "Wyvern Park"): a name
+# holding one is a place's, not generic.
+PLACE_NAME_WORDS = words(
+    """
+    valley vale park hill hills moor moors forest bay coast coastal river bridge field fields
+    wood woods dale dales heath green lake lakes cross gate port mouth marsh mount ridge
+    """
+)
+_NAME_CONNECTORS = frozenset({"and", "&", "of", "for", "on"})
+_ROLE_HEADS = words(
+    """
+    head heads director directors chair chairs lead leads manager managers officer chief deputy
+    associate secretary clerk matron consultant nurse administrator coordinator co-ordinator
+    non-executive member members representative rep champion sponsor owner analyst specialist
+    practitioner advisor adviser architect engineer trainer educator sister registrar surgeon
+    physician pharmacist midwife ccio cnio cmio cio sro
+    """
+)
+_CLAUSE = re.compile(r"[^\n.,;:!?()\[\]\"“”]+")
+
+
+def _outside_generic_names(text: str, start: int, end: int, is_generic: Any) -> tuple[int, int]:
+    """The span without the generic name of a committee, board, team or department that it
+    lies in or ends with ("Performance Committee" of "Finance and Performance Committee" is
+    nothing, "Kettlewick Digital Board" is "Kettlewick")."""
+    clause = None
+    for match in _CLAUSE.finditer(text, text.rfind("\n", 0, start) + 1):
+        if match.start() <= start < match.end():
+            clause = match
+            break
+        if match.start() > start:
+            break
+    if clause is None:
+        return start, end
+    tokens = [
+        (m.start(), m.end(), _POSSESSIVE_END.sub("", m.group(0)).casefold())
+        for m in re.finditer(r"\S+", text[clause.start() : clause.end()])
+    ]
+    tokens = [(s + clause.start(), e + clause.start(), w) for s, e, w in tokens]
+    inside = [i for i, (s, e, _) in enumerate(tokens) if s < end and start < e]
+    if not inside:
+        return start, end
+
+    # In cased text the name of a body is capitalised: "Jones said the same at the board" is
+    # no committee's name, "Finance and Performance Committee" is.
+    caseless = is_caseless(text[clause.start() : clause.end()])
+
+    def generic(i: int) -> bool:
+        s, e, word = tokens[i]
+        if word in _NAME_CONNECTORS:
+            return True
+        if caseless:
+            # no capitals to tell a name from a sentence: only the words of such names count
+            return word in GENERIC_NAME_WORDS or word in GENERIC_HEADS
+        return text[s].isupper() and bool(is_generic(text[s:e]))
+
+    head = None
+    k = inside[-1]
+    while k < len(tokens) and generic(k):
+        if tokens[k][2] in GENERIC_HEADS:
+            head = k
+        k += 1
+    if head is None:
+        return start, end
+    last = k - 1  # generic words after the head belong to the name: "Board of Directors"
+    while last > head and tokens[last][2] in _NAME_CONNECTORS | {"the"}:
+        last -= 1
+    first = head
+    while first > 0 and generic(first - 1):
+        first -= 1
+    while first < head and tokens[first][2] in _NAME_CONNECTORS:
+        first += 1
+    before = [w for _, _, w in tokens[max(0, first - 3) : first] if w != "the"]
+    after = {w for _, _, w in tokens[last + 1 : last + 3]}
+    if after & _ROLE_HEADS or set(before) & _ROLE_HEADS:
+        # "Head of the Emergency Department", "the Digital Team lead": a job title, which
+        # may point to one person (issue 10), is the reviewer's to judge, not vocabulary.
+        return start, end
+    g_start, g_end = tokens[first][0], tokens[last][1]
+    if g_start <= start and end <= g_end:
+        return start, start
+    if start < g_start < end <= g_end:
+        end = g_start
+        while end > start and (not text[end - 1].isalnum() or text[start:end].endswith(" ")):
+            end -= 1
+        words_left = text[start:end].split()
+        while words_left and words_left[-1].casefold() in _NAME_CONNECTORS | {"the"}:
+            end = start + text[start:end].rfind(words_left.pop())
+            while end > start and not text[end - 1].isalnum():
+                end -= 1
+    return start, end
 
 
 def plain(word: str) -> str:
@@ -2459,6 +2726,9 @@ class Detector:
         self._parts_of_speech = _PartsOfSpeech(nlp, self._lock)
         _faster(nlp)
         self._dictionary = frozenset().union(*index.values())
+        self._ordinary = (
+            self._dictionary - GIVEN_NAMES - AMBIGUOUS_NAMES - {p.casefold() for p in UK_PLACES}
+        )
         only_verbs = index.get("verb", frozenset()) - index.get("noun", frozenset())
         extract = offline_tldextract()
         recognizers: list[Any] = [
@@ -2562,7 +2832,7 @@ class Detector:
                 raise ValueError(f"unknown entity type {term.entity_type!r} for a deny term")
             if term.kind not in DENY_REASONS:
                 raise ValueError(f"unknown kind {term.kind!r} of a deny term")
-        allowed = AllowList.of([*vocabulary, *allow])
+        allowed = replace(AllowList.of([*vocabulary, *allow]), ordinary=self._ordinary)
         candidates: list[_Candidate] = []
         for offset, chunk in _chunks(text):
             if not chunk.strip():
