@@ -62,6 +62,31 @@ def approve(api: Api, source_id: str) -> None:
     assert response.status_code == 200, response.text
 
 
+def _person(alice: Api, code: str, name: str) -> dict:
+    made = alice.post(
+        "/participants",
+        json={"code": code, "site": "RXA", "role": "clinical", "identity": {"name": name}},
+    )
+    assert made.status_code == 201, made.text
+    assert consent(alice, made.json()["id"], "archive,share_team", "2024-01-10").status_code
+    return made.json()
+
+
+def nurses(alice: Api, cues: list[tuple[float, float, str, str]]) -> tuple[dict, Any]:
+    """A group interview of P-017 (Zebedee Quiverfull, "Nurse A") and P-018 (Ann Other,
+    "Nurse B") with these cues; the upload's response."""
+    p17 = _person(alice, "P-017", "Zebedee Quiverfull")
+    _person(alice, "P-018", "Ann Other")
+    made = alice.upload(
+        [("group.vtt", files.make_vtt(cues))],
+        source_type="group_interview",
+        site="RXA",
+        participants="P-017=Nurse A,P-018=Nurse B",
+    )
+    assert made.status_code == 201, made.text
+    return p17, made
+
+
 def test_speaker_labels_never_reach_the_deidentified_tier(
     admin: Api, clean: Runtime, server: LiveServer
 ) -> None:
@@ -197,27 +222,15 @@ def test_extraction_racing_an_erasure_writes_nothing(
     admin: Api, clean: Runtime, server: LiveServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     alice, _ = world(admin, clean, server)
-    for code, name in (("P-017", "Zebedee Quiverfull"), ("P-018", "Ann Other")):
-        body = {"code": code, "site": "RXA", "role": "clinical", "identity": {"name": name}}
-        participant = alice.post("/participants", json=body).json()
-        assert consent(alice, participant["id"], "archive,share_team", "2024-01-10").status_code
     gate = Gate(monkeypatch, clean.store)
-    vtt = files.make_vtt(
+    p17, created = nurses(
+        alice,
         [
             (0.0, 3.0, "Nurse A", "Zebedee here: quiverfull rotas are my doing."),
             (3.0, 6.0, "Nurse B", "The pharmacy team agreed to the new rota."),
-        ]
+        ],
     )
-    created = alice.upload(
-        [("group.vtt", vtt)],
-        source_type="group_interview",
-        site="RXA",
-        participants="P-017=Nurse A,P-018=Nurse B",
-    )
-    assert created.status_code == 201, created.text
     assert gate.reached.wait(60)
-    p17 = alice.get("/participants", params={"limit": 10}).json()["items"][0]
-    assert p17["code"] == "P-017"
     withdrawn = admin.post(f"/participants/{p17['id']}/withdraw", json={"mode": "erase"})
     assert withdrawn.status_code == 200, withdrawn.text
     gate.release.set()
@@ -316,16 +329,6 @@ def test_a_recording_released_after_approval_returns_the_source_to_review(
     assert "943 476 5919" not in str(shown)
 
 
-def _person(alice: Api, code: str, name: str) -> dict:
-    made = alice.post(
-        "/participants",
-        json={"code": code, "site": "RXA", "role": "clinical", "identity": {"name": name}},
-    )
-    assert made.status_code == 201, made.text
-    assert consent(alice, made.json()["id"], "archive,share_team", "2024-01-10").status_code
-    return made.json()
-
-
 def test_parts_of_a_linked_speakers_name_are_found_in_the_body(
     admin: Api, clean: Runtime, server: LiveServer
 ) -> None:
@@ -397,19 +400,12 @@ def test_erasure_keeps_the_redactions_of_the_others_words(
     their name in another speaker's turn stays redacted, although their identity is gone."""
     alice, _ = world(admin, clean, server)
     analyst = analyst_of(clean, server)
-    p17 = _person(alice, "P-017", "Zebedee Quiverfull")
-    _person(alice, "P-018", "Ann Other")
-    vtt = files.make_vtt(
+    p17, made = nurses(
+        alice,
         [
             (0.0, 3.0, "Nurse A", "I ran the ward rota for a year."),
             (3.0, 6.0, "Nurse B", "Zebedee Quiverfull is right about the rota."),
-        ]
-    )
-    made = alice.upload(
-        [("group.vtt", vtt)],
-        source_type="group_interview",
-        site="RXA",
-        participants="P-017=Nurse A,P-018=Nurse B",
+        ],
     )
     sid = deid_ready(alice, made.json()["id"])["id"]
     approve(alice, sid)
