@@ -1068,11 +1068,6 @@ def phone_cue(text: str, start: int) -> str | None:
     return " ".join(cue.group(0).split()).rstrip(":,.- ") or None
 
 
-def after_phone_cue(text: str, start: int) -> bool:
-    """Whether words announcing a phone number end right before ``start``."""
-    return PHONE_CUE.search(text[max(0, start - PHONE_CUE_WINDOW) : start]) is not None
-
-
 # What a UK number's prefix says it is (Ofcom's number ranges), for the reviewer.
 _UK_NUMBER_KINDS = {
     "1": "landline number (01...)",
